@@ -1,0 +1,212 @@
+"""`leadflow` command line: the demo, model installation, health (`doctor`) and cache care.
+
+The demo runs the real Dagster job in-process against a persistent instance (DAGSTER_HOME is
+the project root, storage under .leadflow/dagster), so its runs show up in `make ui`.
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from datetime import date
+
+from leadflow.paths import PROJECT_ROOT, data_dir
+
+
+def _instance():
+    import dagster as dg
+
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
+    os.chdir(PROJECT_ROOT)  # dagster.yaml's storage paths are relative to the project root
+    return dg.DagsterInstance.get()
+
+
+def _definitions():
+    from leadflow.definitions import defs
+
+    return defs()
+
+
+def _signal_dates(limit_emails_to_month: bool) -> tuple[list[date], tuple[date, date] | None]:
+    """The import-date partitions and the email date range the demo materializes."""
+    from leadflow.defs.partitions import daily_partitions
+    from leadflow.ingest import Rejection, load_sources, read_source
+    from leadflow.ingest.sources import import_date_of
+
+    import_days: set[date] = set()
+    email_days: list[date] = []
+    start = daily_partitions.start.date()
+    for spec in load_sources(PROJECT_ROOT / "resources" / "sources.yaml"):
+        if not spec.enabled:
+            continue
+        import_date = import_date_of(spec, PROJECT_ROOT)
+        for record in read_source(spec, import_date, PROJECT_ROOT):
+            if isinstance(record, Rejection) or record.signal_date < start:
+                continue
+            if record.signal_date == import_date:
+                import_days.add(import_date)
+            else:
+                email_days.append(record.signal_date)
+    if not email_days:
+        return sorted(import_days), None
+    if limit_emails_to_month:
+        busiest = max({(d.year, d.month) for d in email_days}, key=lambda ym: sum((d.year, d.month) == ym for d in email_days))
+        month = [d for d in email_days if (d.year, d.month) == busiest]
+        return sorted(import_days), (min(month), max(month))
+    return sorted(import_days), (min(email_days), max(email_days))
+
+
+# Progress lines (INFO) but not Dagster's per-event DEBUG chatter.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def _run(job, instance, first: date, last: date):
+    tags = {}
+    kwargs = {}
+    if first == last:
+        kwargs["partition_key"] = first.isoformat()
+    else:
+        tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
+    print(f"--> materializing {first}..{last} ({(last - first).days + 1} partition(s))", flush=True)
+    result = job.execute_in_process(
+        instance=instance, tags=tags, raise_on_error=False, run_config=QUIET_RUN_CONFIG, **kwargs
+    )
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        raise SystemExit(f"run {result.run_id} failed at {failed}; see `make ui` for the logs")
+    return result
+
+
+def demo(args) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    instance = _instance()
+    defs = _definitions()
+    job = defs.get_job_def("daily_pipeline")
+    llm = defs.resources["llm"]
+    print("--> checking models and engine (first run assembles and verifies the model files)", flush=True)
+    client = llm.client()
+    for report in doctor_reports(client):
+        print(f"    {report.kind} {report.endpoint}: {'ok' if report.ok else 'PROBLEMS'} "
+              f"{', '.join(f'{m} {i.quantization}' for m, i in report.models.items())}")
+        for problem in report.problems:
+            print(f"    ! {problem}")
+    import_days, email_range = _signal_dates(limit_emails_to_month=not args.all)
+    partitions = []
+    for day in import_days:
+        _run(job, instance, day, day)
+        partitions.append((day, day))
+    if email_range:
+        _run(job, instance, *email_range)
+        partitions.append(email_range)
+    print_summary(defs, client, partitions, time.perf_counter() - started)
+
+
+def print_summary(defs, client, partitions, wall_s: float) -> None:
+    duckdb_resource = defs.resources["duckdb"]
+    where = " OR ".join("partition_date BETWEEN ? AND ?" for _ in partitions)
+    params = [d for pair in partitions for d in pair]
+    with duckdb_resource.get_connection() as conn:
+        def one(sql):
+            return conn.execute(sql.format(where=where), params).fetchone()[0]
+
+        signals = one("SELECT count(*) FROM raw_signals WHERE {where}")
+        quarantined = one("SELECT count(*) FROM quarantined_signals WHERE {where}")
+        buckets = conn.execute(
+            f"SELECT bucket, count(*) FROM prefilter_scores WHERE {where} GROUP BY bucket ORDER BY min(final_score) DESC", params
+        ).fetchall()
+        dossiers = one("SELECT count(*) FROM dossiers WHERE dossier IS NOT NULL AND ({where})")
+        top = conn.execute(
+            f"SELECT title, final_score, bucket FROM prefilter_scores WHERE {where} ORDER BY final_score DESC LIMIT 5", params
+        ).fetchall()
+    llm = client.metrics.lifetime.summary()
+    print("\n=== leadflow demo summary ===")
+    print(f"partitions          : {', '.join(f'{a}..{b}' if a != b else str(a) for a, b in partitions)}")
+    print(f"signals read        : {signals}")
+    print(f"quarantined         : {quarantined}")
+    print("leads per bucket    : " + ", ".join(f"{b}={n}" for b, n in buckets))
+    print(f"dossiers written    : {dossiers}")
+    print(f"LLM requests        : {llm['requests']} ({llm['llm_calls']} engine calls, {llm['cache_hits']} cache hits "
+          f"{json.dumps(llm['cache_hits_by_tier'])}, hit rate {llm['cache_hit_rate']:.0%})")
+    print(f"models              : {', '.join(llm['models'])}")
+    print(f"latency p50/p95     : {llm['latency_p50_s']}s / {llm['latency_p95_s']}s, {llm['tokens_per_s']} tokens/s")
+    print(f"wall time           : {wall_s:.1f}s")
+    print(f"DuckDB file         : {duckdb_resource.database}")
+    print("top leads           :")
+    for title, score, bucket in top:
+        print(f"  {score:6.1f} {bucket:9s} {title[:70]}")
+    print("Open the UI with `make ui` (http://127.0.0.1:3000) to see lineage, metadata and checks.")
+
+
+def doctor_reports(client):
+    reports = []
+    seen = set()
+    for role, pool in client.pools.items():
+        for backend in pool.backends:
+            models = client.model_chain(role)
+            key = (backend.endpoint, tuple(models))
+            if key in seen:
+                continue
+            seen.add(key)
+            reports.append(backend.health(models))
+    return reports
+
+
+def doctor(args) -> None:
+    from leadflow.defs.resources import _llm_from_env
+
+    client = _llm_from_env().client()
+    ok = True
+    for report in doctor_reports(client):
+        ok &= report.ok
+        print(f"{report.kind:8s} {report.endpoint} {report.version} -> {'ok' if report.ok else 'FAILED'}")
+        for name, info in report.models.items():
+            print(f"    {name}: digest {info.digest[:19]} quantization {info.quantization or '?'}")
+        for problem in report.problems:
+            print(f"    ! {problem}")
+    if ok and args.probe:
+        started = time.perf_counter()
+        model = client.model_chain("prefilter")[0]
+        from leadflow.llm.types import ChatRequest
+
+        response = client.pool("prefilter").backends[0].chat(
+            ChatRequest(model=model, messages=({"role": "user", "content": "Say OK"},), max_tokens=1),
+            client.settings.timeouts,
+        )
+        print(f"one-token probe on {model}: {response.text!r} in {time.perf_counter() - started:.2f}s")
+    sys.exit(0 if ok else 1)
+
+
+def cache(args) -> None:
+    from leadflow.defs.resources import _llm_from_env
+
+    tiered = _llm_from_env().client().cache
+    if args.action == "stats":
+        print(json.dumps(tiered.stats(), indent=2))
+    elif args.action == "clear":
+        print(json.dumps(tiered.clear(args.kind), indent=2))
+    else:
+        print(json.dumps(tiered.expire(), indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="leadflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="materialize the pipeline over the bundled samples and print a summary")
+    p_demo.add_argument("--all", action="store_true", help="all sample data (the whole email backlog), not a slice")
+    p_demo.set_defaults(func=demo)
+    p_doc = sub.add_parser("doctor", help="check backends and models")
+    p_doc.add_argument("--probe", action="store_true", help="also send a one-token request")
+    p_doc.set_defaults(func=doctor)
+    p_cache = sub.add_parser("cache", help="response cache: stats, clear, expire")
+    p_cache.add_argument("action", choices=["stats", "clear", "expire"])
+    p_cache.add_argument("--kind", choices=["classification", "dossier", "embedding"], default=None)
+    p_cache.set_defaults(func=cache)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

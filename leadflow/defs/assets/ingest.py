@@ -1,0 +1,103 @@
+"""raw_signals: every configured source parsed, normalized and placed in its day's partition."""
+
+import json
+from collections import Counter
+from dataclasses import asdict
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from leadflow.defs.metadata import preview
+from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
+from leadflow.defs.resources import PipelineSettings
+from leadflow.ingest import Rejection, load_sources, read_source
+from leadflow.ingest.sources import import_date_of
+from leadflow.paths import PROJECT_ROOT
+from leadflow.storage.warehouse import replace_partitions
+
+PROGRESS_EVERY = 5000
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool=DUCKDB_WRITE_POOL,
+    group_name="signals",
+    kinds={"duckdb", "python"},
+    owners=["team:leadflow"],
+    description=(
+        "Signals from every source in resources/sources.yaml (job postings, email archives, account "
+        "CSVs), normalized, hashed and placed in the partition of their own date (undated records: "
+        "their source's import date). Bad records go to the quarantined_signals table with a reason."
+    ),
+)
+def raw_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings) -> dg.MaterializeResult:
+    dates = partition_dates(context)
+    wanted = set(dates)
+    first_day = daily_partitions.start.date()
+    signals: list[dict] = []
+    rejected: list[dict] = []
+    seen_ids: set[str] = set()
+    records_read = 0
+    for spec in load_sources(pipeline.path(pipeline.sources_path)):
+        if not spec.enabled:
+            continue
+        import_date = import_date_of(spec, PROJECT_ROOT)
+        # Undatable rejects belong to the import-date partition, so each is recorded exactly once.
+        keep_rejects = import_date in wanted
+        for record in read_source(spec, import_date, PROJECT_ROOT):
+            records_read += 1
+            if records_read % PROGRESS_EVERY == 0:
+                context.log.info(f"read {records_read} records; {len(signals)} in range, {len(rejected)} quarantined")
+            if isinstance(record, Rejection):
+                if keep_rejects:
+                    rejected.append({**asdict(record), "partition_date": import_date})
+                continue
+            if record.signal_date < first_day or record.signal_date > import_date:
+                if keep_rejects:
+                    rejected.append({
+                        "source": record.source, "kind": record.kind, "position": record.position,
+                        "reason": f"date_out_of_range: {record.signal_date} is outside {first_day}..{import_date}",
+                        "excerpt": record.title[:200], "partition_date": import_date,
+                    })
+                continue
+            if record.signal_date not in wanted:
+                continue
+            if record.signal_id in seen_ids:
+                rejected.append({
+                    "source": record.source, "kind": record.kind, "position": record.position,
+                    "reason": f"duplicate_signal_id: {record.signal_id} already read in this run",
+                    "excerpt": record.title[:200], "partition_date": record.signal_date,
+                })
+                continue
+            seen_ids.add(record.signal_id)
+            row = asdict(record)
+            row["partition_date"] = row["signal_date"]
+            signals.append(row)
+
+    signal_frame = pd.DataFrame(signals, columns=[
+        "partition_date", "signal_id", "source", "kind", "position", "external_id", "signal_date",
+        "title", "company", "text", "content_hash", "attributes",
+    ])
+    signal_frame["attributes"] = signal_frame["attributes"].map(json.dumps)
+    signal_frame["run_id"] = context.run_id
+    reject_frame = pd.DataFrame(rejected, columns=["partition_date", "source", "kind", "position", "reason", "excerpt"])
+    reject_frame["run_id"] = context.run_id
+    with duckdb.get_connection() as conn:
+        replace_partitions(conn, "raw_signals", dates, signal_frame)
+        replace_partitions(conn, "quarantined_signals", dates, reject_frame)
+
+    reasons = Counter(reason.split(":", 1)[0] for reason in reject_frame["reason"])
+    context.log.info(f"{len(signal_frame)} signals in {len(dates)} partition(s); {len(reject_frame)} quarantined")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(signal_frame),
+            "records_read": records_read,
+            "quarantined": len(reject_frame),
+            "quarantine_reasons": dg.MetadataValue.json(dict(reasons)),
+            "signals_by_kind": dg.MetadataValue.json(dict(Counter(signal_frame["kind"]))),
+            "partitions": len(dates),
+            "preview": preview(signal_frame, ["signal_date", "kind", "source", "title"]),
+        }
+    )

@@ -1,0 +1,163 @@
+"""prefilter_scores: the cheap-first cascade (keyword rule + embedding head, then the small model
+for candidates only) and the bucket of every signal."""
+
+import json
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from leadflow.defs.assets.embeddings import EMBED_CHARS, icp_similarities
+from leadflow.defs.metadata import Progress, llm_metadata, preview
+from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
+from leadflow.defs.resources import LLMResource, PipelineSettings
+from leadflow.llm.types import LLMError
+from leadflow.scoring.cascade import BUCKETS, fit_scorer
+from leadflow.scoring.golden import load_golden
+from leadflow.scoring.icp import icp_context, load_icp
+from leadflow.scoring.rules import title_keyword_hit
+from leadflow.storage.warehouse import replace_partitions
+
+TEMPLATE = "classify_signal"
+
+
+def fit_on_golden(client, pipeline: PipelineSettings, profiles):
+    """Train the head on the golden set; returns the scorer and its held-out precision/recall."""
+    golden = load_golden(pipeline.path(pipeline.golden_path))
+    title_vecs = client.embed_many(golden["title"].tolist())
+    text_vecs = client.embed_many([t[:EMBED_CHARS] for t in golden["text"]])
+    sims = np.vstack(list(icp_similarities(client, profiles, text_vecs).values())).max(axis=0)
+    rules = np.array([title_keyword_hit(t) for t in golden["title"]])
+    return fit_scorer(title_vecs, rules, sims, golden["is_icp"].to_numpy(), pipeline.thresholds())
+
+
+@dg.asset(
+    deps=["raw_signals", "signal_embeddings"],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool=DUCKDB_WRITE_POOL,
+    group_name="scoring",
+    kinds={"duckdb", "llm"},
+    owners=["team:leadflow"],
+    description=(
+        "Cheap-first lead scores: a title keyword rule and a logistic head on the embeddings "
+        "(trained on the golden set) score every signal; the small model adds a bounded JSON "
+        "classification for candidates above llm_min_score. Final score -> bucket (red_hot, warm, "
+        "nurture, parked, filtered)."
+    ),
+)
+def prefilter_scores(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: LLMResource, pipeline: PipelineSettings
+) -> dg.MaterializeResult:
+    dates = partition_dates(context)
+    with duckdb.get_connection() as conn:
+        signals = conn.execute(
+            """SELECT s.partition_date, s.signal_id, s.kind, s.title, s.text, s.content_hash,
+                      e.title_vec, e.icp_similarity
+               FROM raw_signals s JOIN signal_embeddings e USING (partition_date, signal_id)
+               WHERE s.partition_date = ANY(?::DATE[]) ORDER BY s.partition_date, s.signal_id""",
+            [dates],
+        ).df()
+    client = llm.client()
+    thresholds = pipeline.thresholds()
+    profiles = load_icp(pipeline.path(pipeline.icp_path))
+    template = client.prompts.get(TEMPLATE)
+    model = client.model_chain("prefilter")[0]
+    with client.metrics.track() as recorder:
+        scorer, golden_report = fit_on_golden(client, pipeline, profiles)
+        context.log.info(f"golden set (held-out): {golden_report['heldout']}")
+        rules = np.array([title_keyword_hit(t) for t in signals["title"]], dtype=bool)
+        title_vecs = np.vstack(signals["title_vec"].to_numpy()) if len(signals) else np.zeros((0, 1))
+        cheap = scorer.cheap_scores(signals["kind"], title_vecs, rules, signals["icp_similarity"].to_numpy())
+        signals["rule_hit"] = rules
+        signals["cheap_score"] = cheap
+
+        # Identical normalized signals are classified once; highest cheap score first.
+        candidates = (
+            signals[signals["cheap_score"] >= thresholds.llm_min_score]
+            .sort_values("cheap_score", ascending=False)
+            .drop_duplicates("content_hash")
+        )
+        context.log.info(f"{len(signals)} signals; {len(candidates)} unique candidates for the small model")
+        progress = Progress(context.log, "prefilter LLM", len(candidates))
+        ctx = icp_context(profiles)
+
+        def classify(row):
+            completion = client.complete_json(
+                "prefilter",
+                TEMPLATE,
+                {
+                    "icp_context": ctx,
+                    "signal_kind": row.kind,
+                    "signal_title": row.title,
+                    "signal_text": row.text[: pipeline.max_text_chars],
+                },
+            )
+            progress.advance()
+            return completion
+
+        results = client.map_concurrent(classify, list(candidates.itertuples()), role="prefilter")
+    by_hash = dict(zip(candidates["content_hash"], results))
+
+    rows = []
+    for row in signals.itertuples():
+        result = by_hash.get(row.content_hash)
+        value = result.value if result is not None and not isinstance(result, Exception) else {}
+        rec = result.record if result is not None and not isinstance(result, Exception) else None
+        llm_score = value.get("score")
+        final = scorer.blend(row.cheap_score, llm_score)
+        rows.append({
+            "partition_date": row.partition_date,
+            "signal_id": row.signal_id,
+            "kind": row.kind,
+            "title": row.title,
+            "content_hash": row.content_hash,
+            "rule_hit": bool(row.rule_hit),
+            "icp_similarity": float(row.icp_similarity),
+            "cheap_score": float(row.cheap_score),
+            "llm_used": bool(value),
+            "llm_score": llm_score,
+            "hiring": value.get("hiring"),
+            "role_function": value.get("role_function"),
+            "seniority": value.get("seniority"),
+            "reasons": json.dumps(value.get("reasons", [])),
+            "final_score": final,
+            "bucket": thresholds.bucket(final),
+            "model": result.model if value else None,
+            "prompt_version": template.label if result is not None else None,
+            "llm_error": str(result) if isinstance(result, Exception) else None,
+            "llm_calls": rec.engine_calls if rec else 0,
+            "cache_tier": rec.cache_tier if rec else None,
+            "latency_s": rec.latency_s if rec else None,
+            "tokens_in": rec.prompt_tokens if rec else 0,
+            "tokens_out": rec.completion_tokens if rec else 0,
+            "run_id": context.run_id,
+        })
+    frame = pd.DataFrame(rows, columns=[
+        "partition_date", "signal_id", "kind", "title", "content_hash", "rule_hit", "icp_similarity",
+        "cheap_score", "llm_used", "llm_score", "hiring", "role_function", "seniority", "reasons",
+        "final_score", "bucket", "model", "prompt_version", "llm_error", "llm_calls", "cache_tier",
+        "latency_s", "tokens_in", "tokens_out", "run_id",
+    ])
+    with duckdb.get_connection() as conn:
+        replace_partitions(conn, "prefilter_scores", dates, frame)
+
+    buckets = {bucket: int((frame["bucket"] == bucket).sum()) for bucket in BUCKETS}
+    heldout = golden_report["heldout"]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "buckets": dg.MetadataValue.json(buckets),
+            "llm_candidates": len(candidates),
+            "llm_errors": int(frame["llm_error"].notna().sum()),
+            "golden/precision": heldout["precision"],
+            "golden/recall": heldout["recall"],
+            "golden/f1": heldout["f1"],
+            "golden/report": dg.MetadataValue.json(golden_report),
+            "model": model,
+            "prompt_version": template.label,
+            "preview": preview(frame.sort_values("final_score", ascending=False), ["title", "kind", "cheap_score", "llm_score", "final_score", "bucket"]),
+            **llm_metadata(recorder.summary()),
+        }
+    )

@@ -1,0 +1,50 @@
+"""Materialization metadata shared by the assets: LLM figures, previews, progress logging."""
+
+import time
+
+import dagster as dg
+import pandas as pd
+
+
+def llm_metadata(summary: dict) -> dict[str, dg.MetadataValue]:
+    """The LLM figures the UI plots per materialization (calls, hits per tier, p50/p95, tokens/s)."""
+    keys = (
+        "requests", "llm_calls", "cache_hits", "cache_hit_rate", "coalesced", "retries",
+        "invalid_outputs", "invalid_rate", "repaired", "fallbacks", "truncated", "failed",
+        "tokens_in", "tokens_in_cached", "tokens_out", "tokens_per_s", "latency_p50_s",
+        "latency_p95_s", "latency_p99_s", "queue_wait_p95_s", "load_s",
+    )
+    meta: dict[str, dg.MetadataValue] = {}
+    for key in keys:
+        value = summary.get(key)
+        if value is None:
+            continue
+        meta[f"llm/{key}"] = dg.MetadataValue.float(float(value)) if isinstance(value, float) else dg.MetadataValue.int(int(value))
+    meta["llm/cache_hits_by_tier"] = dg.MetadataValue.json(summary.get("cache_hits_by_tier", {}))
+    meta["llm/models"] = dg.MetadataValue.text(", ".join(summary.get("models", [])) or "none")
+    return meta
+
+
+def preview(frame: pd.DataFrame, columns: list[str], rows: int = 10) -> dg.MetadataValue:
+    """A markdown table of a few rows (never email bodies: the preview shows chosen columns)."""
+    if frame.empty:
+        return dg.MetadataValue.md("_no rows_")
+    return dg.MetadataValue.md(frame[columns].head(rows).to_markdown(index=False))
+
+
+class Progress:
+    """Logs `done/total`, rate and ETA at most every `every_s` seconds."""
+
+    def __init__(self, log, label: str, total: int, every_s: float = 5.0):
+        self.log, self.label, self.total, self.every_s = log, label, total, every_s
+        self.started = self.last = time.monotonic()
+        self.done = 0
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self.last >= self.every_s or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.started, 1e-9)
+            eta = (self.total - self.done) / rate if rate else float("inf")
+            self.log.info(f"{self.label}: {self.done}/{self.total} ({rate:.1f}/s, ETA {eta:.0f}s)")

@@ -1,0 +1,30 @@
+"""Daily partitions by the signal's own date, shared by every pipeline asset."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+PARTITIONS_START = "1997-01-01"  # the oldest business email in the sample archive is from 1997
+
+daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+
+# Every pipeline asset takes a whole partition range in one run: a backfill of years of
+# email is one run that parses each source once, not one run per day.
+single_run = dg.BackfillPolicy.single_run()
+
+# DuckDB allows one writer process: every asset that writes runs in this pool (limit 1 in
+# dagster.yaml). The LLM assets write too, so the pool also bounds LLM work across runs.
+DUCKDB_WRITE_POOL = "duckdb_write"
+
+
+def partition_dates(context: dg.AssetExecutionContext) -> list[date]:
+    """Every day of the run's partition key range (one day for a daily run)."""
+    window = context.partition_time_window
+    first = window.start.date()
+    days = (window.end.date() - first).days
+    return [first + timedelta(days=offset) for offset in range(days)]
+
+
+def check_dates(context) -> list[date]:
+    """The partition days an asset check runs for (checks see the run's partition keys)."""
+    return [date.fromisoformat(key) for key in context.partition_keys]

@@ -1,0 +1,128 @@
+"""Where signals come from: `resources/sources.yaml` declares sources, `read_source` reads one."""
+
+import datetime
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from leadflow.ingest.accounts_csv import parse_accounts_csv
+from leadflow.ingest.emails import parse_eml, parse_maildir, parse_mbox
+from leadflow.ingest.jobs_jsonl import parse_jobs_jsonl
+from leadflow.ingest.records import DEFAULT_MAX_CHARS, Rejection, Signal
+
+FORMATS = ("jsonl_jobs", "mbox", "maildir", "eml", "csv_accounts")
+_FIELDS = ("name", "format", "path", "enabled", "max_chars", "limit", "import_date")
+
+
+class SourceConfigError(ValueError):
+    """sources.yaml is not what `load_sources` expects; the message names the entry and field."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """One entry of sources.yaml."""
+
+    name: str
+    format: str  # one of FORMATS
+    path: str  # relative to the project root (or absolute)
+    enabled: bool = True
+    max_chars: int = DEFAULT_MAX_CHARS  # longer normalized text is rejected as "oversize"
+    limit: int | None = None  # read at most this many records (signals + rejections); None = all
+    import_date: datetime.date | None = None  # date of undated records; None = the file's mtime date
+
+
+def load_sources(path: str | Path) -> list[SourceSpec]:
+    """All sources declared in a sources.yaml, disabled ones included, in file order."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as f:
+        try:
+            document = yaml.safe_load(f)
+        except yaml.YAMLError as exc:
+            raise SourceConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("sources"), list):
+        raise SourceConfigError(f"{path}: expected a top-level 'sources:' list")
+    specs = [_parse_entry(entry, f"{path}: sources[{i}]") for i, entry in enumerate(document["sources"])]
+    names = [spec.name for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise SourceConfigError(f"{path}: duplicate source names: {', '.join(duplicates)}")
+    return specs
+
+
+def _parse_entry(entry: Any, where: str) -> SourceSpec:
+    if not isinstance(entry, dict):
+        raise SourceConfigError(f"{where}: expected a mapping with name, format and path")
+    unknown = sorted(set(entry) - set(_FIELDS))
+    if unknown:
+        raise SourceConfigError(f"{where}: unknown field(s) {', '.join(map(str, unknown))}; allowed: {', '.join(_FIELDS)}")
+    for field in ("name", "format", "path"):
+        if not isinstance(entry.get(field), str) or not entry[field].strip():
+            raise SourceConfigError(f"{where}: missing or empty '{field}'")
+    where = f"{where} ({entry['name']})"
+    if entry["format"] not in FORMATS:
+        raise SourceConfigError(f"{where}: unknown format {entry['format']!r}; expected one of {', '.join(FORMATS)}")
+    enabled = entry.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise SourceConfigError(f"{where}: 'enabled' must be true or false")
+    max_chars = entry.get("max_chars", DEFAULT_MAX_CHARS)
+    limit = entry.get("limit")
+    if not _is_positive_int(max_chars):
+        raise SourceConfigError(f"{where}: 'max_chars' must be a positive integer")
+    if limit is not None and not _is_positive_int(limit):
+        raise SourceConfigError(f"{where}: 'limit' must be a positive integer or null")
+    import_date = entry.get("import_date")
+    if import_date is not None and not isinstance(import_date, datetime.date):
+        raise SourceConfigError(f"{where}: 'import_date' must be a date like 2026-11-20")
+    return SourceSpec(
+        import_date=import_date,
+        name=entry["name"].strip(),
+        format=entry["format"],
+        path=entry["path"].strip(),
+        enabled=enabled,
+        max_chars=max_chars,
+        limit=limit,
+    )
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def import_date_of(spec: SourceSpec, base_dir: str | Path) -> datetime.date:
+    """The date undated records of `spec` take: pinned in sources.yaml, else the file's mtime
+    (UTC). Stable across re-runs, so re-materializing a partition reads the same records."""
+    if spec.import_date is not None:
+        return spec.import_date
+    path = Path(spec.path) if Path(spec.path).is_absolute() else Path(base_dir) / spec.path
+    return datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc).date()
+
+
+def read_source(spec: SourceSpec, import_date: datetime.date, base_dir: str | Path) -> Iterator[Signal | Rejection]:
+    """Stream a source's Signals and Rejections, at most `spec.limit` of them.
+
+    Positions name the file as written in sources.yaml, so lineage (and the ids of records
+    without an external id) do not depend on where the project is checked out.
+    Raises FileNotFoundError now, not on first iteration, when the path does not exist.
+    """
+    path = Path(base_dir) / spec.path
+    if not path.exists():
+        raise FileNotFoundError(f"source {spec.name!r}: {path} does not exist")
+    common: dict[str, Any] = {"source": spec.name, "max_chars": spec.max_chars, "label": spec.path}
+    match spec.format:
+        case "jsonl_jobs":
+            records = parse_jobs_jsonl(path, import_date=import_date, **common)
+        case "csv_accounts":
+            records = parse_accounts_csv(path, import_date=import_date, **common)
+        case "mbox":
+            records = parse_mbox(path, **common)
+        case "maildir":
+            records = parse_maildir(path, **common)
+        case "eml":
+            records = parse_eml(path, **common)
+        case _:
+            raise ValueError(f"source {spec.name!r}: unknown format {spec.format!r}")
+    return itertools.islice(records, spec.limit)

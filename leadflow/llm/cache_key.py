@@ -1,0 +1,87 @@
+"""Deterministic cache keys for LLM responses.
+
+A key that leaves out anything that changes the output serves wrong answers (LiteLLM drops
+Ollama's ``num_ctx``, GPTCache keys on the last message only), and a key that depends on dict
+order or on the Unicode normal form of the same text misses. So the key is the SHA-256 of a
+canonical JSON rendering of *everything* the caller says shapes the response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+# Bump when the key layout or canonicalisation changes: old entries then simply stop matching.
+KEY_VERSION = 1
+
+_RESERVED = "key_version"
+
+
+def _normalize(obj: Any) -> Any:
+    """Return a JSON-ready copy of ``obj`` with NFC strings, lists for tuples, plain numbers."""
+    if obj is None or isinstance(obj, bool):
+        return obj
+    if isinstance(obj, str):
+        return unicodedata.normalize("NFC", obj)
+    if isinstance(obj, numbers.Integral):
+        return int(obj)  # IntEnum, numpy.int64 ... hash as the number they are
+    if isinstance(obj, float):
+        # json renders floats with float.__repr__ (shortest round-trip form, stable across
+        # platforms); float() strips subclasses such as numpy.float64 whose repr differs.
+        return float(obj)
+    if isinstance(obj, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise TypeError(f"cache key parts need str dict keys, got {type(key).__name__}")
+            norm = unicodedata.normalize("NFC", key)
+            if norm in out:
+                raise ValueError(f"dict keys collide after NFC normalization: {key!r}")
+            out[norm] = _normalize(value)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_normalize(item) for item in obj]
+    raise TypeError(f"{type(obj).__name__} is not JSON-serializable in a cache key")
+
+
+def canonical_json(obj: Any) -> str:
+    """Render ``obj`` as canonical JSON: sorted keys, compact, UTF-8 text, NFC strings.
+
+    Raises TypeError for anything that is not a JSON type (bytes, sets, datetimes, objects) so
+    that a caller cannot silently hash a ``repr`` that changes between runs, and ValueError for
+    NaN/infinity, which JSON cannot express.
+    """
+    return json.dumps(
+        _normalize(obj),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+def cache_key(parts: Mapping[str, Any]) -> str:
+    """SHA-256 hex digest of ``parts`` plus the key-format version.
+
+    ``parts`` must hold everything that can change the response, at least:
+
+    - ``backend``: backend kind (e.g. "ollama", "llamacpp", "openai-compat");
+    - ``model``: model name **and** its digest / weights file hash (a re-pulled tag is a new
+      model);
+    - ``options``: every generation option as sent: num_ctx, num_predict / max_tokens,
+      temperature, top_p, top_k, repeat_penalty, seed, stop, ... (defaults included, so a change
+      of default is a change of key);
+    - ``template``: prompt template id **and** content hash;
+    - ``messages``: the fully rendered messages (all of them, system prompt included);
+    - ``schema``: hash of the output JSON schema / response model (None when unconstrained).
+
+    The ``key_version`` field is added here and is reserved.
+    """
+    if _RESERVED in parts:
+        raise ValueError(f"{_RESERVED!r} is reserved in cache key parts")
+    payload = canonical_json({**parts, _RESERVED: KEY_VERSION})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()

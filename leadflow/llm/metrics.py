@@ -1,0 +1,122 @@
+"""Per-call LLM metrics and their aggregation into the figures Dagster metadata carries."""
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class CallRecord:
+    """One logical request: served from a cache tier, coalesced, or by the engine."""
+
+    role: str
+    template: str
+    model: str
+    endpoint: str = ""
+    cache_tier: str | None = None  # "memory" | "sqlite" | "redis" | None (miss)
+    coalesced: bool = False
+    latency_s: float = 0.0
+    queue_wait_s: float = 0.0
+    prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    completion_tokens: int = 0
+    load_s: float = 0.0
+    engine_calls: int = 0  # requests that reached an engine (retries and repairs included)
+    retries: int = 0
+    invalid: int = 0  # responses that failed validation
+    repaired: bool = False
+    fallback: bool = False
+    truncated: int = 0
+    ok: bool = True
+    error: str = ""
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 4) if values else None
+
+
+def summarize(records: list[CallRecord]) -> dict:
+    """Aggregate figures; every count here adds up (hits + misses == requests)."""
+    engine = [r for r in records if r.cache_tier is None and not r.coalesced]
+    hits_by_tier: dict[str, int] = {}
+    for r in records:
+        if r.cache_tier:
+            hits_by_tier[r.cache_tier] = hits_by_tier.get(r.cache_tier, 0) + 1
+    hits = sum(hits_by_tier.values())
+    coalesced = sum(1 for r in records if r.coalesced)
+    decode_tokens = sum(r.completion_tokens for r in engine)
+    engine_time = sum(r.latency_s for r in engine)
+    latencies = [r.latency_s for r in engine]
+    invalid = sum(r.invalid for r in records)
+    engine_calls = sum(r.engine_calls for r in records)
+    return {
+        "requests": len(records),
+        "cache_hits": hits,
+        "cache_hits_by_tier": hits_by_tier,
+        "cache_hit_rate": round(hits / len(records), 4) if records else 0.0,
+        "coalesced": coalesced,
+        "misses": len(records) - hits - coalesced,
+        "llm_calls": engine_calls,
+        "retries": sum(r.retries for r in records),
+        "invalid_outputs": invalid,
+        "invalid_rate": round(invalid / engine_calls, 4) if engine_calls else 0.0,
+        "repaired": sum(1 for r in records if r.repaired),
+        "fallbacks": sum(1 for r in records if r.fallback),
+        "truncated": sum(r.truncated for r in records),
+        "failed": sum(1 for r in records if not r.ok),
+        "tokens_in": sum(r.prompt_tokens for r in engine),
+        "tokens_in_cached": sum(r.cached_prompt_tokens for r in engine),
+        "tokens_out": decode_tokens,
+        "tokens_per_s": round(decode_tokens / engine_time, 2) if engine_time else None,
+        "latency_p50_s": _percentile(latencies, 50),
+        "latency_p95_s": _percentile(latencies, 95),
+        "latency_p99_s": _percentile(latencies, 99),
+        "queue_wait_p95_s": _percentile([r.queue_wait_s for r in engine], 95),
+        "load_s": round(sum(r.load_s for r in records), 3),
+        "models": sorted({r.model for r in records if r.model}),
+    }
+
+
+class MetricsRecorder:
+    """Collects CallRecords while active; several can be active at once (run, asset, test)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.records: list[CallRecord] = []
+
+    def add(self, record: CallRecord) -> None:
+        with self._lock:
+            self.records.append(record)
+
+    def summary(self) -> dict:
+        with self._lock:
+            return summarize(list(self.records))
+
+
+class MetricsHub:
+    """Fans each record out to every recorder that is currently tracking."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: list[MetricsRecorder] = []
+        self.lifetime = MetricsRecorder()
+
+    def record(self, record: CallRecord) -> None:
+        self.lifetime.add(record)
+        with self._lock:
+            active = list(self._active)
+        for recorder in active:
+            recorder.add(record)
+
+    @contextmanager
+    def track(self):
+        recorder = MetricsRecorder()
+        with self._lock:
+            self._active.append(recorder)
+        try:
+            yield recorder
+        finally:
+            with self._lock:
+                self._active.remove(recorder)

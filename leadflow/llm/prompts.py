@@ -1,0 +1,101 @@
+"""Prompt templates from `prompts/*.yaml`: id, version, variables, messages, output schema, defaults.
+
+The content hash of the file goes into every cache key, so editing a prompt invalidates
+exactly the answers it produced. Files are re-read when their mtime changes, so a
+long-lived code server picks up edits without a restart.
+"""
+
+import hashlib
+import string
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class TemplateError(ValueError):
+    """A template file is malformed, or rendering got the wrong variables."""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    id: str
+    version: str
+    role: str
+    description: str
+    variables: tuple[str, ...]
+    messages: tuple[tuple[str, str], ...]
+    output_schema: dict[str, Any] | None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    content_hash: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}@v{self.version}"
+
+    def render(self, variables: dict[str, Any]) -> tuple[dict[str, str], ...]:
+        missing = set(self.variables) - set(variables)
+        extra = set(variables) - set(self.variables)
+        if missing or extra:
+            raise TemplateError(
+                f"template {self.label}: missing variables {sorted(missing)}, unexpected {sorted(extra)}"
+            )
+        return tuple({"role": role, "content": content.format_map(variables)} for role, content in self.messages)
+
+
+def _parse(path: Path, raw_bytes: bytes) -> PromptTemplate:
+    raw = yaml.safe_load(raw_bytes)
+    required = ("id", "version", "role", "variables", "messages")
+    if not isinstance(raw, dict) or any(key not in raw for key in required):
+        raise TemplateError(f"{path}: a template needs the keys {list(required)}")
+    messages = tuple((m["role"], m["content"]) for m in raw["messages"])
+    variables = tuple(raw["variables"])
+    used = {
+        name for _, content in messages for _, name, _, _ in string.Formatter().parse(content) if name is not None
+    }
+    if used != set(variables):
+        raise TemplateError(f"{path}: declared variables {sorted(variables)} but messages use {sorted(used)}")
+    return PromptTemplate(
+        id=raw["id"],
+        version=str(raw["version"]),
+        role=raw["role"],
+        description=raw.get("description", ""),
+        variables=variables,
+        messages=messages,
+        output_schema=raw.get("output_schema"),
+        defaults=raw.get("defaults") or {},
+        content_hash=hashlib.sha256(raw_bytes).hexdigest(),
+    )
+
+
+class PromptLibrary:
+    """Loads templates by id from a directory and reloads a file when it changes."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+        self._cache: dict[Path, tuple[int, PromptTemplate]] = {}
+
+    def _load(self, path: Path) -> PromptTemplate:
+        mtime = path.stat().st_mtime_ns
+        cached = self._cache.get(path)
+        if cached and cached[0] == mtime:
+            return cached[1]
+        template = _parse(path, path.read_bytes())
+        self._cache[path] = (mtime, template)
+        return template
+
+    def get(self, template_id: str) -> PromptTemplate:
+        with self._lock:
+            path = self.directory / f"{template_id}.yaml"
+            if not path.exists():
+                raise TemplateError(f"no prompt template {template_id!r} in {self.directory}")
+            template = self._load(path)
+            if template.id != template_id:
+                raise TemplateError(f"{path}: id {template.id!r} does not match its file name")
+            return template
+
+    def all(self) -> list[PromptTemplate]:
+        return [self.get(path.stem) for path in sorted(self.directory.glob("*.yaml"))]

@@ -1,0 +1,115 @@
+"""The cheap-first scoring cascade: keyword rule + embedding ICP head decide most signals; the
+small model adds a bounded classification only for candidates; buckets follow design doc 000.
+
+The 0.5B model alone is a poor judge (precision 0.13 measured), so its score enters the blend
+with a small weight and only above `llm_min_score`; the calibrated cheap score carries the
+decision. Dagster-free so the golden-set evaluation and tests call it directly.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from leadflow.scoring.head import LogisticHead, best_threshold, out_of_fold_proba, train_head
+
+BUCKETS = ("red_hot", "warm", "nurture", "parked", "filtered")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    red_hot: int = 80
+    warm: int = 60
+    nurture: int = 40
+    parked: int = 20  # below this: filtered
+    dossier: int = 70
+    llm_min_score: int = 30
+    llm_weight: float = 0.2
+
+    def bucket(self, score: float) -> str:
+        if score >= self.red_hot:
+            return "red_hot"
+        if score >= self.warm:
+            return "warm"
+        if score >= self.nurture:
+            return "nurture"
+        if score >= self.parked:
+            return "parked"
+        return "filtered"
+
+
+def precision_recall(predicted: np.ndarray, labels: np.ndarray) -> dict:
+    tp = int((predicted & (labels == 1)).sum())
+    fp = int((predicted & (labels == 0)).sum())
+    fn = int((~predicted & (labels == 1)).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3), "tp": tp, "fp": fp, "fn": fn}
+
+
+def features(title_vecs: np.ndarray, rule_hits: np.ndarray, icp_sims: np.ndarray) -> np.ndarray:
+    return np.hstack([title_vecs, rule_hits.reshape(-1, 1).astype(float), icp_sims.reshape(-1, 1)])
+
+
+@dataclass
+class IcpScorer:
+    """Maps cheap features to a 0-100 score whose `warm` boundary is the F1-best cut."""
+
+    head: LogisticHead
+    proba_cut: float
+    sim_low: float
+    sim_high: float
+    thresholds: Thresholds
+
+    def _calibrate(self, proba: np.ndarray) -> np.ndarray:
+        cut, warm = self.proba_cut, self.thresholds.warm
+        below = warm * proba / max(cut, 1e-9)
+        above = warm + (100 - warm) * (proba - cut) / max(1 - cut, 1e-9)
+        return np.clip(np.where(proba < cut, below, above), 0, 100)
+
+    def job_scores(self, title_vecs, rule_hits, icp_sims) -> np.ndarray:
+        return self._calibrate(self.head.predict_proba(features(title_vecs, rule_hits, icp_sims)))
+
+    def similarity_scores(self, icp_sims: np.ndarray, rule_hits: np.ndarray) -> np.ndarray:
+        """For emails and accounts, which the title head was not trained on: calibrated cosine."""
+        span = max(self.sim_high - self.sim_low, 1e-6)
+        base = self.thresholds.warm * (icp_sims - self.sim_low) / span
+        return np.clip(base + 10 * rule_hits, 0, 100)
+
+    def cheap_scores(self, kinds, title_vecs, rule_hits, icp_sims) -> np.ndarray:
+        kinds = np.asarray(kinds)
+        jobs = kinds == "job_posting"
+        scores = self.similarity_scores(icp_sims, rule_hits)
+        if jobs.any():
+            scores[jobs] = self.job_scores(title_vecs[jobs], rule_hits[jobs], icp_sims[jobs])
+        return np.round(scores, 2)
+
+    def blend(self, cheap: float, llm_score: float | None) -> float:
+        if llm_score is None:
+            return round(float(cheap), 2)
+        w = self.thresholds.llm_weight
+        return round((1 - w) * float(cheap) + w * float(llm_score), 2)
+
+
+def fit_scorer(title_vecs, rule_hits, icp_sims, labels, thresholds: Thresholds) -> tuple[IcpScorer, dict]:
+    """Train on the golden set and report held-out (out-of-fold) precision/recall."""
+    labels = np.asarray(labels).astype(int)
+    x = features(title_vecs, rule_hits, icp_sims)
+    oof = out_of_fold_proba(x, labels)
+    cut = best_threshold(oof, labels)
+    scorer = IcpScorer(
+        head=train_head(x, labels),
+        proba_cut=cut,
+        sim_low=float(np.median(icp_sims[labels == 0])),
+        sim_high=float(np.median(icp_sims[labels == 1])),
+        thresholds=thresholds,
+    )
+    held_out_scores = scorer._calibrate(oof)
+    report = {
+        "golden_rows": int(len(labels)),
+        "golden_positives": int(labels.sum()),
+        "heldout": precision_recall(held_out_scores >= thresholds.warm, labels),
+        "keyword_rule": precision_recall(rule_hits.astype(bool), labels),
+        "proba_cut": round(cut, 4),
+    }
+    return scorer, report

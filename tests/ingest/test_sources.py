@@ -1,0 +1,118 @@
+"""sources.yaml loading and validation, read_source dispatch, and the shipped samples end to end."""
+
+import shutil
+
+import pytest
+
+import leadflow.ingest
+from leadflow.ingest import Rejection, Signal, SourceSpec, load_sources, read_source
+from leadflow.ingest.sources import SourceConfigError
+
+from .conftest import FIXTURES, IMPORT_DATE, PROJECT_ROOT, split
+
+SOURCES_YAML = PROJECT_ROOT / "resources" / "sources.yaml"
+
+
+def test_public_api():
+    assert set(leadflow.ingest.__all__) == {"Signal", "Rejection", "SourceSpec", "load_sources", "read_source"}
+
+
+def test_project_sources_yaml():
+    specs = load_sources(SOURCES_YAML)
+    assert [(s.name, s.format) for s in specs] == [
+        ("sample_jobs", "jsonl_jobs"),
+        ("sample_emails", "mbox"),
+        ("sample_accounts", "csv_accounts"),
+    ]
+    assert all(s.enabled and s.max_chars == 20_000 and s.limit is None for s in specs)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "records", "kind"),
+    [
+        ("sample_jobs", (60, 0), 60, "job_posting"),
+        ("sample_emails", (97, 23), 120, "email"),
+        ("sample_accounts", (149, 1), 150, "account"),
+    ],
+)
+def test_samples_parse_without_crashing(name, expected, records, kind):
+    (spec,) = [s for s in load_sources(SOURCES_YAML) if s.name == name]
+    signals, rejections = split(read_source(spec, IMPORT_DATE, PROJECT_ROOT))
+    assert (len(signals), len(rejections)) == expected
+    assert len(signals) + len(rejections) == records
+    for record in [*signals, *rejections]:
+        assert record.source == name and record.kind == kind
+        assert record.position.startswith(f"{spec.path}#")  # lineage independent of the checkout
+    for signal in signals:
+        assert len(signal.signal_id) == 20 and len(signal.content_hash) == 64
+        assert signal.text and isinstance(signal.attributes, dict)
+        assert signal.title or kind == "email"  # some emails have no Subject
+
+
+def test_ids_do_not_depend_on_where_the_project_lives(tmp_path):
+    specs = load_sources(SOURCES_YAML)
+    shutil.copytree(PROJECT_ROOT / "resources", tmp_path / "resources")
+    for spec in specs:
+        here = [r for r in read_source(spec, IMPORT_DATE, PROJECT_ROOT)]
+        there = [r for r in read_source(spec, IMPORT_DATE, tmp_path)]
+        assert here == there
+
+
+def test_limit_reads_a_slice():
+    spec = SourceSpec(name="slice", format="mbox", path="resources/samples/enron_sample.mbox", limit=5)
+    records = list(read_source(spec, IMPORT_DATE, PROJECT_ROOT))
+    assert len(records) == 5
+    assert [r.position for r in records] == [f"{spec.path}#{n}" for n in range(5)]
+
+
+def test_maildir_and_eml_dispatch(tmp_path):
+    (tmp_path / "sources.yaml").write_text(
+        f"""
+sources:
+  - name: inbox
+    format: maildir
+    path: {FIXTURES / "maildir"}
+  - name: one_mail
+    format: eml
+    path: {FIXTURES / "single.eml"}
+    max_chars: 500
+  - name: old_export
+    format: csv_accounts
+    path: accounts.csv
+    enabled: false
+""",
+        encoding="utf-8",
+    )
+    inbox, one_mail, old_export = load_sources(tmp_path / "sources.yaml")
+    assert (one_mail.max_chars, old_export.enabled) == (500, False)
+    assert [type(r) for r in read_source(inbox, IMPORT_DATE, tmp_path)] == [Signal, Rejection, Signal]
+    assert [r.external_id for r in read_source(one_mail, IMPORT_DATE, tmp_path)] == ["<eml1@vendor.example.org>"]
+
+
+def test_missing_file_fails_when_reading_starts(tmp_path):
+    spec = SourceSpec(name="gone", format="jsonl_jobs", path="nowhere.jsonl")
+    with pytest.raises(FileNotFoundError, match="'gone'"):
+        read_source(spec, IMPORT_DATE, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("sources:\n  - {name: a, format: xml, path: a.xml}\n", "unknown format 'xml'"),
+        ("sources:\n  - {name: a, format: mbox}\n", "missing or empty 'path'"),
+        ("sources:\n  - {format: mbox, path: a}\n", "missing or empty 'name'"),
+        ("sources:\n  - {name: a, format: mbox, path: a, limt: 5}\n", "unknown field"),
+        ("sources:\n  - {name: a, format: mbox, path: a, limit: 0}\n", "'limit' must be a positive integer"),
+        ("sources:\n  - {name: a, format: mbox, path: a, max_chars: many}\n", "'max_chars' must be"),
+        ("sources:\n  - {name: a, format: mbox, path: a, enabled: maybe}\n", "'enabled' must be"),
+        ("sources:\n  - {name: a, format: mbox, path: a}\n  - {name: a, format: eml, path: b}\n", "duplicate"),
+        ("sources:\n  - just a string\n", "expected a mapping"),
+        ("- name: a\n", "top-level 'sources:' list"),
+        ("sources: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_invalid_sources_yaml_is_explained(tmp_path, yaml_text, message):
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(SourceConfigError, match=message):
+        load_sources(path)

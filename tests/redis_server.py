@@ -1,0 +1,96 @@
+"""A real Redis for tests: the shared local one (db 15) or a private ``redis-server``.
+
+Tests that need Redis fail loudly when none can be had instead of skipping, so a green run
+always means the Redis paths were exercised.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+
+import redis
+
+LOCAL_URL = "redis://127.0.0.1:6379/15"
+TEST_DB = 15
+INSTALL_HINT = (
+    "Redis tests need a Redis server: run one on 127.0.0.1:6379 or install the binary "
+    "(apt-get install redis-server) so the tests can start a private one."
+)
+
+
+def _answers(url: str, timeout_s: float = 0.5) -> bool:
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+    )
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_redis_server(timeout_s: float = 10.0) -> tuple[str, Callable[[], None]]:
+    """Start a private, non-persistent redis-server; return (url on db 15, stop).
+
+    ``stop`` terminates it (idempotent), which is also how tests simulate "Redis went down".
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(INSTALL_HINT)
+    for _attempt in range(3):  # the free port can be taken between probe and bind
+        port = _free_port()
+        workdir = tempfile.mkdtemp(prefix="leadflow-redis-")
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", workdir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=workdir,
+        )
+        url = f"redis://127.0.0.1:{port}/{TEST_DB}"
+
+        def stop(proc: subprocess.Popen = proc, workdir: str = workdir) -> None:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+        deadline = time.monotonic() + timeout_s
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _answers(url, timeout_s=0.2):
+                return url, stop
+            time.sleep(0.02)
+        stop()
+    raise RuntimeError(f"redis-server ({binary}) did not start answering PING; {INSTALL_HINT}")
+
+
+@functools.cache
+def redis_url() -> str:
+    """URL of a Redis the tests may FLUSHDB: db 15 of the local server, else a private one.
+
+    A private server is started at most once per test process and stopped at exit.
+    Raises RuntimeError (never skips) when neither is available.
+    """
+    if _answers(LOCAL_URL):
+        return LOCAL_URL
+    url, stop = start_redis_server()
+    atexit.register(stop)
+    return url
