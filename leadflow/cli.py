@@ -84,7 +84,7 @@ def demo(args) -> None:
     started = time.perf_counter()
     instance = _instance()
     defs = _definitions()
-    job = defs.get_job_def("daily_pipeline")
+    job = defs.resolve_job_def("daily_pipeline")
     llm = defs.resources["llm"]
     print("--> checking models and engine (first run assembles and verifies the model files)", flush=True)
     client = llm.client()

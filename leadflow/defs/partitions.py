@@ -6,7 +6,7 @@ import dagster as dg
 
 PARTITIONS_START = "1997-01-01"  # the oldest business email in the sample archive is from 1997
 
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START)
 
 # Every pipeline asset takes a whole partition range in one run: a backfill of years of
 # email is one run that parses each source once, not one run per day.

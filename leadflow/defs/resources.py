@@ -144,6 +144,7 @@ def _llm_from_env() -> LLMResource:
         threads=int(_env("LEADFLOW_THREADS", str(min(os.cpu_count() or 2, 8)))),
         cache_memory_mb=int(_env("LEADFLOW_CACHE_MEMORY_MB", "64")),
         cache_path=_env("LEADFLOW_CACHE_PATH", ""),
+        model_dir=_env("LEADFLOW_MODEL_DIR", ""),
         redis_url=_env("LEADFLOW_REDIS_URL", ""),
     )
 

@@ -22,7 +22,7 @@ from leadflow.ingest.records import (
     make_excerpt,
     make_signal_id,
 )
-from leadflow.ingest.text import normalize_whitespace
+from leadflow.ingest.text import normalize_whitespace, replace_surrogates
 
 KIND = "account"
 REQUIRED_COLUMNS = ("name", "permalink")  # permalink only when the export has that column
@@ -55,7 +55,7 @@ def parse_accounts_csv(
     # surrogateescape keeps invalid bytes so one bad row is rejected instead of the whole file.
     with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
         reader = csv.reader(f)
-        header = [column.strip() for column in next(reader, [])]
+        header = [replace_surrogates(column.strip()) for column in next(reader, [])]
         if not header:
             return
         if "name" not in header:
@@ -66,17 +66,19 @@ def parse_accounts_csv(
                 row = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:  # e.g. a field over csv.field_size_limit(); the reader goes on after it
-                yield Rejection(source=source, kind=KIND, position=position, reason=f"bad_row: {exc}", excerpt="")
+            except csv.Error as exc:  # e.g. a field over csv.field_size_limit(); reading goes on after it
+                reason = f"bad_row: {exc}"
+                yield Rejection(source=source, kind=KIND, position=position, reason=reason, excerpt="")
                 continue
             try:
-                yield _to_signal(header, row, source=source, position=position, import_date=import_date, max_chars=max_chars)
+                yield _to_signal(header, row, source, position, import_date, max_chars)
             except _Reject as exc:
-                yield Rejection(source=source, kind=KIND, position=position, reason=str(exc), excerpt=_excerpt(row))
+                excerpt = _excerpt(row)
+                yield Rejection(source=source, kind=KIND, position=position, reason=str(exc), excerpt=excerpt)
 
 
 def _to_signal(
-    header: list[str], row: list[str], *, source: str, position: str, import_date: datetime.date, max_chars: int
+    header: list[str], row: list[str], source: str, position: str, import_date: datetime.date, max_chars: int
 ) -> Signal:
     if len(row) != len(header):
         raise _Reject(f"bad_row: {len(row)} fields, header has {len(header)}")

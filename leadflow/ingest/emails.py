@@ -30,6 +30,8 @@ MAX_TO_ADDRESSES = 5
 
 _PARSER = BytesParser(policy=email.policy.default)
 _MBOXRD_ESCAPE = re.compile(rb"^>(>*From )")
+_QP_SOFT_BREAK = re.compile(rb"=\r?\n")
+_QP_ESCAPE = re.compile(rb"=[0-9A-F]{2}")
 
 
 def iter_mbox_messages(path: Path) -> Iterator[bytes]:
@@ -69,11 +71,8 @@ def parse_maildir(
 ) -> Iterator[Signal | Rejection]:
     """Signals from a maildir's cur/ and new/ (tmp/ holds deliveries still in progress)."""
     label = label or str(path)
-    files = sorted(
-        f for sub in ("cur", "new") if (path / sub).is_dir()
-        for f in (path / sub).iterdir()
-        if f.is_file() and not f.name.startswith(".")
-    )
+    folders = [path / sub for sub in ("cur", "new") if (path / sub).is_dir()]
+    files = sorted(f for folder in folders for f in folder.iterdir() if f.is_file() and f.name[:1] != ".")
     for file in files:
         position = f"{label}/{file.relative_to(path).as_posix()}"
         yield parse_message(file.read_bytes(), source=source, position=position, max_chars=max_chars)
@@ -83,14 +82,16 @@ def parse_eml(
     path: Path, *, source: str, max_chars: int = DEFAULT_MAX_CHARS, label: str | None = None
 ) -> Iterator[Signal | Rejection]:
     """The Signal (or Rejection) of a single .eml file."""
-    yield parse_message(path.read_bytes(), source=source, position=label or str(path), max_chars=max_chars)
+    position = label or str(path)
+    yield parse_message(path.read_bytes(), source=source, position=position, max_chars=max_chars)
 
 
 def parse_message(raw: bytes, *, source: str, position: str, max_chars: int) -> Signal | Rejection:
     """One raw RFC 5322 message to a Signal, or to a Rejection saying why not."""
 
     def reject(reason: str) -> Rejection:
-        return Rejection(source=source, kind=KIND, position=position, reason=reason, excerpt=make_excerpt(raw))
+        excerpt = make_excerpt(raw)
+        return Rejection(source=source, kind=KIND, position=position, reason=reason, excerpt=excerpt)
 
     try:
         msg = _PARSER.parsebytes(raw)
@@ -112,7 +113,8 @@ def parse_message(raw: bytes, *, source: str, position: str, max_chars: int) -> 
         message_id = replace_surrogates(str(msg["Message-ID"] or "").strip())
         has_attachments = any(True for _ in msg.iter_attachments())
     except Exception as exc:  # the stdlib header parser raises assorted types on hostile input
-        return reject(f"malformed: {type(exc).__name__}: {exc}"[:200])
+        # Only the type: the exception text may quote headers, and reasons get logged.
+        return reject(f"malformed: {type(exc).__name__} while reading the headers")
 
     if body and body.count("\ufffd") / len(body) > MAX_REPLACEMENT_RATIO:
         return reject("undecodable: over 5% of the body is not valid in its declared charset")
@@ -155,7 +157,8 @@ def _addresses(msg: EmailMessage, header: str) -> list[str]:
     value = msg[header]
     if value is None:
         return []
-    return [replace_surrogates(a.addr_spec.lower()) for a in value.addresses if a.addr_spec and a.addr_spec != "<>"]
+    specs = (a.addr_spec for a in value.addresses)
+    return [replace_surrogates(spec.lower()) for spec in specs if spec and spec != "<>"]
 
 
 def _body_text(msg: EmailMessage) -> str:
@@ -173,7 +176,8 @@ def _decode(part: EmailMessage) -> str:
     `get_content()` would raise LookupError on an unknown charset.
     """
     payload = part.get_payload(decode=True) or b""
-    if part.get("Content-Transfer-Encoding", "7bit").strip().lower() in ("7bit", "8bit") and _looks_quoted_printable(payload):
+    declared = str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower()
+    if declared in ("7bit", "8bit") and _looks_quoted_printable(payload):
         payload = quopri.decodestring(payload)
     charset = part.get_content_charset() or "utf-8"
     try:
@@ -182,9 +186,6 @@ def _decode(part: EmailMessage) -> str:
         charset = "utf-8"
     return payload.decode(charset, errors="replace")
 
-
-_QP_SOFT_BREAK = re.compile(rb"=\r?\n")
-_QP_ESCAPE = re.compile(rb"=[0-9A-F]{2}")
 
 
 def _looks_quoted_printable(payload: bytes) -> bool:

@@ -21,8 +21,8 @@ KIND = "job_posting"
 # In the order they are read: who the employer is, what the job is, what it asks, what it gives.
 TEXT_FIELDS = ("company_profile", "description", "requirements", "benefits")
 BODY_FIELDS = ("company_profile", "description", "requirements")
-STRING_ATTRIBUTES = ("department", "salary_range", "employment_type", "required_education")
-FLAG_ATTRIBUTES = ("telecommuting", "has_company_logo", "has_questions")
+STRING_FIELDS = ("department", "salary_range", "employment_type", "required_education")
+FLAG_FIELDS = ("telecommuting", "has_company_logo", "has_questions")
 
 # EMSCAD masks URLs, emails and phones as `#URL_<64 hex>#`: the hash means nothing to a reader
 # or a model and costs ~20 tokens, so keep only what kind of thing was there.
@@ -52,12 +52,13 @@ def parse_jobs_jsonl(
                 continue
             position = f"{label}#{n}"
             try:
-                yield _to_signal(raw, source=source, position=position, import_date=import_date, max_chars=max_chars)
+                yield _to_signal(raw, source, position, import_date, max_chars)
             except _Reject as exc:
-                yield Rejection(source=source, kind=KIND, position=position, reason=str(exc), excerpt=make_excerpt(raw))
+                excerpt = make_excerpt(raw)
+                yield Rejection(source=source, kind=KIND, position=position, reason=str(exc), excerpt=excerpt)
 
 
-def _to_signal(raw: bytes, *, source: str, position: str, import_date: datetime.date, max_chars: int) -> Signal:
+def _to_signal(raw: bytes, source: str, position: str, import_date: datetime.date, max_chars: int) -> Signal:
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -81,8 +82,8 @@ def _to_signal(raw: bytes, *, source: str, position: str, import_date: datetime.
     if len(text) > max_chars:
         raise _Reject(f"oversize: {len(text)} chars > {max_chars}")
 
-    attributes: dict[str, Any] = {name: _scalar_text(record, name).strip() or None for name in STRING_ATTRIBUTES}
-    attributes.update({name: _flag(record.get(name)) for name in FLAG_ATTRIBUTES})
+    attributes: dict[str, Any] = {name: _scalar_text(record, name).strip() or None for name in STRING_FIELDS}
+    attributes |= {name: _flag(record.get(name)) for name in FLAG_FIELDS}
     return Signal(
         signal_id=make_signal_id(source, job_id, position),
         source=source,

@@ -54,9 +54,7 @@ def make_content_hash(title: str, text: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def make_excerpt(raw: bytes | str) -> str:
+def make_excerpt(raw: bytes) -> str:
     """The first characters of a raw record, safe to store whatever its encoding."""
-    if isinstance(raw, bytes):
-        # 4 bytes per character at most in UTF-8, so this slice never cuts the excerpt short.
-        raw = raw[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-    return raw[:EXCERPT_CHARS]
+    # 4 bytes per character at most in UTF-8, so this slice never cuts the excerpt short.
+    return raw[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]

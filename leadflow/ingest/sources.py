@@ -41,7 +41,7 @@ def load_sources(path: str | Path) -> list[SourceSpec]:
     with path.open(encoding="utf-8") as f:
         try:
             document = yaml.safe_load(f)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date like 2026-13-01
             raise SourceConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("sources"), list):
         raise SourceConfigError(f"{path}: expected a top-level 'sources:' list")
@@ -58,13 +58,17 @@ def _parse_entry(entry: Any, where: str) -> SourceSpec:
         raise SourceConfigError(f"{where}: expected a mapping with name, format and path")
     unknown = sorted(set(entry) - set(_FIELDS))
     if unknown:
-        raise SourceConfigError(f"{where}: unknown field(s) {', '.join(map(str, unknown))}; allowed: {', '.join(_FIELDS)}")
+        raise SourceConfigError(
+            f"{where}: unknown field(s) {', '.join(map(str, unknown))}; allowed: {', '.join(_FIELDS)}"
+        )
     for field in ("name", "format", "path"):
         if not isinstance(entry.get(field), str) or not entry[field].strip():
             raise SourceConfigError(f"{where}: missing or empty '{field}'")
     where = f"{where} ({entry['name']})"
     if entry["format"] not in FORMATS:
-        raise SourceConfigError(f"{where}: unknown format {entry['format']!r}; expected one of {', '.join(FORMATS)}")
+        raise SourceConfigError(
+            f"{where}: unknown format {entry['format']!r}; expected one of {', '.join(FORMATS)}"
+        )
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         raise SourceConfigError(f"{where}: 'enabled' must be true or false")
@@ -75,16 +79,19 @@ def _parse_entry(entry: Any, where: str) -> SourceSpec:
     if limit is not None and not _is_positive_int(limit):
         raise SourceConfigError(f"{where}: 'limit' must be a positive integer or null")
     import_date = entry.get("import_date")
-    if import_date is not None and not isinstance(import_date, datetime.date):
+    # YAML reads 2026-11-20 as a date; a timestamp (a datetime, which is also a date) is refused.
+    if import_date is not None and (
+        not isinstance(import_date, datetime.date) or isinstance(import_date, datetime.datetime)
+    ):
         raise SourceConfigError(f"{where}: 'import_date' must be a date like 2026-11-20")
     return SourceSpec(
-        import_date=import_date,
         name=entry["name"].strip(),
         format=entry["format"],
         path=entry["path"].strip(),
         enabled=enabled,
         max_chars=max_chars,
         limit=limit,
+        import_date=import_date,
     )
 
 
@@ -97,11 +104,13 @@ def import_date_of(spec: SourceSpec, base_dir: str | Path) -> datetime.date:
     (UTC). Stable across re-runs, so re-materializing a partition reads the same records."""
     if spec.import_date is not None:
         return spec.import_date
-    path = Path(spec.path) if Path(spec.path).is_absolute() else Path(base_dir) / spec.path
+    path = Path(base_dir) / spec.path  # an absolute spec.path wins over base_dir
     return datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc).date()
 
 
-def read_source(spec: SourceSpec, import_date: datetime.date, base_dir: str | Path) -> Iterator[Signal | Rejection]:
+def read_source(
+    spec: SourceSpec, import_date: datetime.date, base_dir: str | Path
+) -> Iterator[Signal | Rejection]:
     """Stream a source's Signals and Rejections, at most `spec.limit` of them.
 
     Positions name the file as written in sources.yaml, so lineage (and the ids of records

@@ -7,7 +7,8 @@ _BLOCK_TAGS = frozenset(
     "address article aside blockquote br dd div dl dt footer form h1 h2 h3 h4 h5 h6 header hr "
     "li main nav ol p pre section table tbody td th thead tr ul".split()
 )
-_SKIP_TAGS = frozenset({"script", "style", "head", "title", "noscript"})
+# Not "head": HTML lets it close implicitly, and an unclosed one would swallow the whole body.
+_SKIP_TAGS = frozenset({"script", "style", "title", "noscript"})
 
 
 class _TextExtractor(HTMLParser):

@@ -181,3 +181,18 @@ def test_parse_mbox_memory_does_not_grow_with_the_file(tmp_path):
     assert count == 150
     assert mbox.stat().st_size > 2_000_000
     assert peak < 1_500_000
+
+
+def test_hostile_headers_are_quarantined_or_cleaned(tmp_path):
+    mbox = tmp_path / "hostile.mbox"
+    mbox.write_bytes(
+        b"From x Mon Jan  1 00:00:00 2001\nMessage-ID: <a@x>\nDate: Fri, 31 Dec 9999 23:30:00 -0100\n"
+        b"From: a@example.com\n\nYear 10000 in UTC.\n\n"
+        b"From x Mon Jan  1 00:00:00 2001\nMessage-ID: <b\xe9@x>\nDate: Mon, 01 Jan 2001 10:00:00 +0000\n"
+        b"From: Jos\xc3\xa9 <jos\xe9@ex\xe9mple.com>\nTo: <@x>, b@example.com\n\nRaw 8-bit header bytes.\n\n"
+    )
+    (signal,), rejections = split(parse_mbox(mbox, source="s", label="hostile.mbox"))
+    assert reasons(rejections) == {"hostile.mbox#0": "bad_date"}
+    assert signal.external_id == "<b\ufffd@x>"
+    assert signal.attributes["from"] == "jos\ufffd@ex\ufffdmple.com"
+    assert signal.company == "ex\ufffdmple.com"

@@ -116,3 +116,10 @@ def test_real_sample_reposts_dedupe_by_content_hash():
     assert {raw_titles[s.external_id] for s in teachers} == {"English Teacher Abroad", "English Teacher Abroad "}
     assert len({s.content_hash for s in teachers}) == 2  # two distinct postings, each reposted
     assert len({s.content_hash for s in signals}) == 55
+
+
+def test_lone_surrogate_escapes_become_replacement_characters(tmp_path):
+    jsonl = tmp_path / "surrogates.jsonl"
+    jsonl.write_text('{"job_id": "1", "title": "Chef \\ud83c", "description": "Cook \\udce9", "department": "\\ud800"}\n')
+    (job,) = _parse(jsonl)[0]
+    assert (job.title, job.text, job.attributes["department"]) == ("Chef \ufffd", "Chef \ufffd\n\nCook \ufffd", "\ufffd")

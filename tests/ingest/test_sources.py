@@ -1,12 +1,15 @@
 """sources.yaml loading and validation, read_source dispatch, and the shipped samples end to end."""
 
+import datetime
+import os
 import shutil
+from dataclasses import replace
 
 import pytest
 
 import leadflow.ingest
-from leadflow.ingest import Rejection, Signal, SourceSpec, load_sources, read_source
-from leadflow.ingest.sources import SourceConfigError
+from leadflow.ingest import Rejection, Signal, SourceConfigError, SourceSpec, load_sources, read_source
+from leadflow.ingest.sources import import_date_of
 
 from .conftest import FIXTURES, IMPORT_DATE, PROJECT_ROOT, split
 
@@ -14,7 +17,9 @@ SOURCES_YAML = PROJECT_ROOT / "resources" / "sources.yaml"
 
 
 def test_public_api():
-    assert set(leadflow.ingest.__all__) == {"Signal", "Rejection", "SourceSpec", "load_sources", "read_source"}
+    assert set(leadflow.ingest.__all__) == {
+        "Signal", "Rejection", "SourceConfigError", "SourceSpec", "load_sources", "read_source"
+    }
 
 
 def test_project_sources_yaml():
@@ -25,6 +30,20 @@ def test_project_sources_yaml():
         ("sample_accounts", "csv_accounts"),
     ]
     assert all(s.enabled and s.max_chars == 20_000 and s.limit is None for s in specs)
+    # Undated samples are pinned so every clone puts them in the same partition.
+    assert [s.import_date for s in specs] == [datetime.date(2026, 11, 20), None, datetime.date(2026, 11, 20)]
+
+
+def test_import_date_is_pinned_or_the_file_modification_day(tmp_path):
+    export = tmp_path / "accounts.csv"
+    export.write_text("name\nAcme\n", encoding="utf-8")
+    noon_utc = datetime.datetime(2025, 3, 4, 12, 0, tzinfo=datetime.timezone.utc).timestamp()
+    os.utime(export, (noon_utc, noon_utc))
+    pinned = SourceSpec(name="a", format="csv_accounts", path="accounts.csv", import_date=datetime.date(2026, 1, 2))
+    unpinned = SourceSpec(name="a", format="csv_accounts", path="accounts.csv")
+    assert import_date_of(pinned, tmp_path) == datetime.date(2026, 1, 2)
+    assert import_date_of(unpinned, tmp_path) == datetime.date(2025, 3, 4)
+    assert import_date_of(replace(unpinned, path=str(export)), "/elsewhere") == datetime.date(2025, 3, 4)
 
 
 @pytest.mark.parametrize(
@@ -109,6 +128,9 @@ def test_missing_file_fails_when_reading_starts(tmp_path):
         ("sources:\n  - just a string\n", "expected a mapping"),
         ("- name: a\n", "top-level 'sources:' list"),
         ("sources: [unclosed\n", "not valid YAML"),
+        ("sources:\n  - {name: a, format: mbox, path: a, import_date: 2026-13-01}\n", "not valid YAML"),
+        ("sources:\n  - {name: a, format: mbox, path: a, import_date: yesterday}\n", "'import_date' must be a date"),
+        ("sources:\n  - {name: a, format: mbox, path: a, import_date: 2026-11-20T10:00:00}\n", "must be a date"),
     ],
 )
 def test_invalid_sources_yaml_is_explained(tmp_path, yaml_text, message):

@@ -26,6 +26,10 @@ def test_html_to_text_on_emscad_text_with_entities():
     assert html_to_text(snippet) == "Marketing & Communications team, \u201cremote\u201d \u2013 3+ years"
 
 
+def test_html_to_text_with_head_left_open():
+    assert html_to_text("<html><head><title>Offer</title><body><p>Hello</p>") == "Hello"
+
+
 def test_html_to_text_keeps_angle_brackets_that_are_not_tags():
     assert html_to_text("salary < 50k and 3 > 2") == "salary < 50k and 3 > 2"
 
@@ -119,3 +123,12 @@ def test_trim_on_every_real_sample_message_leaves_no_quote_or_forward_marker():
     leftovers = [s.position for s in signals if marker.search(s.text)]
     assert leftovers == []
     assert len(signals) > 50
+
+
+def test_html_to_text_survives_malformed_marked_sections():
+    # Python 3.11's HTMLParser raises AssertionError on these.
+    assert html_to_text("a <![weird stuff> b <![CDATA[x]]> c") == "a <![weird stuff> b c"
+
+
+def test_normalize_whitespace_replaces_lone_surrogates():
+    assert normalize_whitespace("caf\udce9 \ud800") == "caf\ufffd \ufffd"

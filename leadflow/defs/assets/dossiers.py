@@ -104,7 +104,7 @@ def dossiers(
             "latency_s": rec.latency_s if rec else None,
             "tokens_in": rec.prompt_tokens if rec else 0,
             "tokens_out": rec.completion_tokens if rec else 0,
-            "run_id": context.run_id,
+            "run_id": context.run.run_id,
         })
     frame = pd.DataFrame(rows, columns=[
         "partition_date", "signal_id", "title", "final_score", "bucket", "dossier", "chars", "model",

@@ -65,7 +65,7 @@ def signal_embeddings(
         "best_icp": [profiles[i].id for i in best],
         "icp_similarity": sim_matrix.max(axis=1) if len(signals) else [],
         "icp_similarities": [json.dumps({p.id: round(float(sims[p.id][i]), 4) for p in profiles}) for i in range(len(signals))],
-        "run_id": context.run_id,
+        "run_id": context.run.run_id,
     })
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "signal_embeddings", dates, frame)

@@ -81,9 +81,9 @@ def raw_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResource, pipel
         "title", "company", "text", "content_hash", "attributes",
     ])
     signal_frame["attributes"] = signal_frame["attributes"].map(json.dumps)
-    signal_frame["run_id"] = context.run_id
+    signal_frame["run_id"] = context.run.run_id
     reject_frame = pd.DataFrame(rejected, columns=["partition_date", "source", "kind", "position", "reason", "excerpt"])
-    reject_frame["run_id"] = context.run_id
+    reject_frame["run_id"] = context.run.run_id
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "raw_signals", dates, signal_frame)
         replace_partitions(conn, "quarantined_signals", dates, reject_frame)

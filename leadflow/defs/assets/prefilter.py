@@ -132,7 +132,7 @@ def prefilter_scores(
             "latency_s": rec.latency_s if rec else None,
             "tokens_in": rec.prompt_tokens if rec else 0,
             "tokens_out": rec.completion_tokens if rec else 0,
-            "run_id": context.run_id,
+            "run_id": context.run.run_id,
         })
     frame = pd.DataFrame(rows, columns=[
         "partition_date", "signal_id", "kind", "title", "content_hash", "rule_hit", "icp_similarity",

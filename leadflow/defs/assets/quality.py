@@ -101,7 +101,7 @@ def quality_metrics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -
                 "latency_p50_s": None if pd.isna(row.latency_p50_s) else round(float(row.latency_p50_s), 3),
                 "latency_p95_s": None if pd.isna(row.latency_p95_s) else round(float(row.latency_p95_s), 3),
             }),
-            "run_id": context.run_id,
+            "run_id": context.run.run_id,
         })
     frame = pd.DataFrame(rows)
     with duckdb.get_connection() as conn:

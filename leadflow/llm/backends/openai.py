@@ -120,8 +120,11 @@ class OpenAIBackend(HttpBackend):
         infos = {}
         for entry in data.get("data", []):
             # OpenAI-compatible servers publish no weight digest; hash what they do publish
-            # (id, owner, creation time, llama.cpp's meta) so a swapped model changes the key.
-            fingerprint = hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()
+            # (id, owner, llama.cpp's meta) so a swapped model changes the key. Not `created`:
+            # llama.cpp and vLLM fill it with the time of the request, which would change the
+            # digest (and so every cache key) every second.
+            stable = {k: v for k, v in entry.items() if k != "created"}
+            fingerprint = hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()
             meta = entry.get("meta") or {}
             infos[entry["id"]] = ModelInfo(
                 name=entry["id"], digest=f"meta:{fingerprint}", context_length=meta.get("n_ctx_train")
@@ -129,28 +132,29 @@ class OpenAIBackend(HttpBackend):
         self._models = infos
         return infos
 
-    def model_digest(self, model: str) -> str:
+    def _info(self, model: str) -> ModelInfo:
         models = self._models if self._models is not None else self._list_models(Timeouts(connect_s=3, first_token_s=10))
         if model in models:
-            return models[model].digest
+            return models[model]
         if len(models) == 1:
             # llama.cpp server answers for any model name with its single loaded model.
-            return next(iter(models.values())).digest
+            return next(iter(models.values()))
         raise ModelMissing(model, self.endpoint, f"start the server with {model!r} loaded")
+
+    def model_digest(self, model: str) -> str:
+        return self._info(model).digest
 
     def health(self, models: list[str]) -> HealthReport:
         report = HealthReport(endpoint=self.endpoint, kind=self.kind, reachable=False)
         try:
-            listed = self._list_models(Timeouts(connect_s=3, first_token_s=10))
+            self._list_models(Timeouts(connect_s=3, first_token_s=10))
             report.reachable = True
         except LLMError as exc:
             report.problems.append(f"{self.endpoint} is not reachable: {exc}")
             return report
         for model in models:
             try:
-                digest = self.model_digest(model)
+                report.models[model] = self._info(model)
             except ModelMissing as exc:
                 report.problems.append(str(exc))
-                continue
-            report.models[model] = listed.get(model) or ModelInfo(name=model, digest=digest)
         return report

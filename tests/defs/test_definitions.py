@@ -1,0 +1,46 @@
+"""Inventory of the code location: an accidental change to assets, checks, jobs, schedules or
+sensors fails here first."""
+
+import dagster as dg
+
+from leadflow.definitions import defs
+
+
+def test_definitions_inventory():
+    definitions = defs()
+    repo = definitions.get_repository_def()
+    assert sorted(key.to_user_string() for key in definitions.resolve_all_asset_keys()) == [
+        "dossiers", "prefilter_scores", "quality_metrics", "raw_signals", "signal_embeddings",
+    ]
+    checks = sorted(f"{key.asset_key.to_user_string()}:{key.name}" for key in repo.asset_graph.asset_check_keys)
+    assert checks == [
+        "dossiers:dossiers_complete",
+        "prefilter_scores:prefilter_scores_consistent",
+        "raw_signals:raw_signals_quarantine_rate",
+        "raw_signals:raw_signals_unique_ids",
+        "signal_embeddings:embeddings_valid",
+    ]
+    assert sorted(job.name for job in repo.get_all_jobs() if not job.name.startswith("__")) == ["daily_pipeline"]
+    assert sorted(s.name for s in repo.schedule_defs) == ["daily_pipeline_schedule"]
+    assert sorted(s.name for s in repo.sensor_defs) == []
+    assert sorted(definitions.resources) == ["duckdb", "llm", "pipeline"]
+
+
+def test_every_asset_is_daily_single_run_and_in_the_writer_pool():
+    definitions = defs()
+    for key in definitions.resolve_all_asset_keys():
+        asset = definitions.resolve_assets_def(key)
+        assert asset.partitions_def is not None
+        assert asset.backfill_policy == dg.BackfillPolicy.single_run()
+        assert asset.descriptions_by_key[key]
+        node = asset.node_def
+        assert node.pool == "duckdb_write", key
+
+
+def test_schedule_requests_yesterday_and_starts_stopped():
+    definitions = defs()
+    schedule = definitions.get_repository_def().get_schedule_def("daily_pipeline_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    context = dg.build_schedule_context(scheduled_execution_time=__import__("datetime").datetime(2026, 11, 21, 6, 0))
+    requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2026-11-20"]
