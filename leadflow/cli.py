@@ -131,7 +131,9 @@ def print_summary(defs, client, partitions, wall_s: float) -> None:
     print(f"LLM requests        : {llm['requests']} ({llm['llm_calls']} engine calls, {llm['cache_hits']} cache hits "
           f"{json.dumps(llm['cache_hits_by_tier'])}, hit rate {llm['cache_hit_rate']:.0%})")
     print(f"models              : {', '.join(llm['models'])}")
-    print(f"latency p50/p95     : {llm['latency_p50_s']}s / {llm['latency_p95_s']}s, {llm['tokens_per_s']} tokens/s")
+    if llm["latency_p50_s"] is not None:
+        print(f"engine latency      : p50 {llm['latency_p50_s']:.2f}s, p95 {llm['latency_p95_s']:.2f}s, "
+              f"{llm['tokens_per_s']} tokens/s decoded")
     print(f"wall time           : {wall_s:.1f}s")
     print(f"DuckDB file         : {duckdb_resource.database}")
     print("top leads           :")

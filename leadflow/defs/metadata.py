@@ -1,5 +1,6 @@
 """Materialization metadata shared by the assets: LLM figures, previews, progress logging."""
 
+import threading
 import time
 
 import dagster as dg
@@ -39,12 +40,16 @@ class Progress:
         self.log, self.label, self.total, self.every_s = log, label, total, every_s
         self.started = self.last = time.monotonic()
         self.done = 0
+        self._lock = threading.Lock()  # advanced from the LLM worker threads
 
     def advance(self, count: int = 1) -> None:
-        self.done += count
-        now = time.monotonic()
-        if now - self.last >= self.every_s or self.done == self.total:
+        with self._lock:
+            self.done += count
+            now = time.monotonic()
+            if now - self.last < self.every_s and self.done != self.total:
+                return
             self.last = now
-            rate = self.done / max(now - self.started, 1e-9)
-            eta = (self.total - self.done) / rate if rate else float("inf")
-            self.log.info(f"{self.label}: {self.done}/{self.total} ({rate:.1f}/s, ETA {eta:.0f}s)")
+            done = self.done
+        rate = done / max(now - self.started, 1e-9)
+        eta = (self.total - done) / rate if rate else float("inf")
+        self.log.info(f"{self.label}: {done}/{self.total} ({rate:.2f}/s, ETA {eta:.0f}s)")

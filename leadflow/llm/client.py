@@ -108,11 +108,22 @@ class LLMClient:
         return chain
 
     def model_digest(self, role: str, model: str) -> str:
-        pool = self.pool(role)
-        key = (pool.backends[0].endpoint, model)
-        if key not in self._digests:
-            self._digests[key] = pool.backends[0].model_digest(model)
-        return self._digests[key]
+        """The model's digest from the first endpoint of the pool that answers: one host being
+        down must not stop the others from serving (the key is needed before any routing)."""
+        backends = self.pool(role).backends
+        for backend in backends:
+            if (backend.endpoint, model) in self._digests:
+                return self._digests[(backend.endpoint, model)]
+        error: RetryableError | None = None
+        for backend in backends:
+            try:
+                digest = backend.model_digest(model)
+            except RetryableError as exc:
+                error = exc
+                continue
+            self._digests[(backend.endpoint, model)] = digest
+            return digest
+        raise error
 
     # ---- coalescing and caching -------------------------------------------------------------
 

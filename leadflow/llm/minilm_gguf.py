@@ -20,8 +20,8 @@ Faithful details of the official converter that matter at inference time:
 * special token ids and ``add_bos/add_eos`` come from ``gguf.SpecialVocab`` reading the
   ``tokenizer.json``/``tokenizer_config.json`` exactly as the official converter does.
 
-Typical use: ``path = ensure_minilm_gguf(cache_dir)`` once at resource start-up (never at
-import time); it converts in about a second and reuses the file afterwards.
+`leadflow.llm.model_store` calls it once per cache directory (never at import time); it
+converts in about a second.
 """
 
 from __future__ import annotations
@@ -38,9 +38,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GGUF_BASENAME", "convert_minilm_to_gguf", "default_model_dir", "ensure_minilm_gguf", "sha256_file"]
-
-GGUF_BASENAME = "all-MiniLM-L6-v2"
+__all__ = ["convert_minilm_to_gguf", "default_model_dir", "sha256_file"]
 
 _PHANTOM_SPACE = "\u2581"
 
@@ -336,36 +334,3 @@ def convert_minilm_to_gguf(model_dir: Path, out_path: Path, *, ftype: str = "f16
         tmp.unlink(missing_ok=True)
         raise
     return out_path
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def ensure_minilm_gguf(cache_dir: Path, *, model_dir: Path | None = None, ftype: str = "f16") -> Path:
-    """Return ``cache_dir/all-MiniLM-L6-v2-<ftype>.gguf``, converting it only when needed.
-
-    A sidecar ``<file>.sha256`` (``sha256sum`` format) records the converted file's hash;
-    the conversion is skipped when the GGUF exists and its hash matches the sidecar, and
-    redone (atomically) when either is missing or they disagree.
-    """
-    cache_dir = Path(cache_dir)
-    out = cache_dir / f"{GGUF_BASENAME}-{ftype.lower()}.gguf"
-    sidecar = out.with_name(out.name + ".sha256")
-    if out.is_file() and sidecar.is_file():
-        recorded = sidecar.read_text(encoding="utf-8").split()
-        if recorded and recorded[0] == sha256_file(out):
-            return out
-        logger.warning("%s does not match %s; converting again", out, sidecar)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    convert_minilm_to_gguf(model_dir if model_dir is not None else default_model_dir(), out, ftype=ftype)
-    _write_text_atomic(sidecar, f"{sha256_file(out)}  {out.name}\n")
-    return out

@@ -5,26 +5,18 @@ LEADFLOW_MODEL_DIR, never at import time of the Dagster code. A sidecar `.verifi
 records size and mtime of a file whose hash matched, so later runs skip re-hashing 1 GB.
 """
 
-import hashlib
 import importlib
 import json
 import os
+import threading
 from pathlib import Path
 
 from leadflow.llm.catalog import Artifact
-from leadflow.llm.minilm_gguf import convert_minilm_to_gguf
+from leadflow.llm.minilm_gguf import convert_minilm_to_gguf, sha256_file
 
 
 class ModelUnavailable(RuntimeError):
     """A model's source package is not installed or its file fails verification."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _stamp(path: Path) -> dict:
@@ -57,9 +49,20 @@ def _convert_minilm(artifact: Artifact, tmp: Path) -> None:
     convert_minilm_to_gguf(Path(module.get_model_path()), tmp, ftype=artifact.source.get("ftype", "f16"))
 
 
+_ASSEMBLY_LOCK = threading.Lock()
+
+
 def ensure_artifact(artifact: Artifact, model_dir: Path) -> Path:
-    """Return the verified GGUF path for `artifact`, assembling it on first use."""
-    model_dir = Path(model_dir)
+    """Return the verified GGUF path for `artifact`, assembling it on first use.
+
+    Serialized within the process (LLM worker threads ask concurrently); across processes the
+    pid-named temporary file and the atomic rename keep a half-written model out of sight.
+    """
+    with _ASSEMBLY_LOCK:
+        return _ensure_artifact(artifact, Path(model_dir))
+
+
+def _ensure_artifact(artifact: Artifact, model_dir: Path) -> Path:
     model_dir.mkdir(parents=True, exist_ok=True)
     path = model_dir / f"{artifact.name}.gguf"
     sidecar = path.with_suffix(".verified")
@@ -79,7 +82,7 @@ def ensure_artifact(artifact: Artifact, model_dir: Path) -> Path:
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if artifact.sha256 and digest != artifact.sha256:
         path.unlink()
         raise ModelUnavailable(

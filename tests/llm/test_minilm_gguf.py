@@ -19,7 +19,7 @@ xlc = pytest.importorskip("xllamacpp")
 gguf = pytest.importorskip("gguf")
 
 from leadflow.llm import minilm_gguf  # noqa: E402
-from leadflow.llm.minilm_gguf import convert_minilm_to_gguf, ensure_minilm_gguf, sha256_file  # noqa: E402
+from leadflow.llm.minilm_gguf import convert_minilm_to_gguf, sha256_file  # noqa: E402
 
 MODEL_DIR = minilm_gguf.default_model_dir()
 
@@ -182,22 +182,3 @@ def test_conversion_is_deterministic(tmp_path, gguf_path):
     again = convert_minilm_to_gguf(MODEL_DIR, tmp_path / "again.gguf")
     assert sha256_file(again) == sha256_file(gguf_path)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no temp files left
-
-
-def test_ensure_converts_once_then_reuses(tmp_path, monkeypatch):
-    out = ensure_minilm_gguf(tmp_path)
-    sidecar = out.with_name(out.name + ".sha256")
-    assert out.is_file() and sidecar.read_text().split()[0] == sha256_file(out)
-
-    def boom(*a, **k):
-        raise AssertionError("must not convert again")
-
-    monkeypatch.setattr(minilm_gguf, "convert_minilm_to_gguf", boom)
-    assert ensure_minilm_gguf(tmp_path) == out  # cache hit: sidecar matches
-    monkeypatch.undo()
-
-    sidecar.write_text("0" * 64 + "  stale\n")  # mismatch -> converted again
-    mtime = out.stat().st_mtime_ns
-    assert ensure_minilm_gguf(tmp_path) == out
-    assert sidecar.read_text().split()[0] == sha256_file(out)
-    assert out.stat().st_mtime_ns >= mtime

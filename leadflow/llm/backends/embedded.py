@@ -78,9 +78,12 @@ class EmbeddedBackend(Backend):
         self.n_parallel = n_parallel
         self.threads = threads
         self.endpoint = f"embedded://{self.model_dir}"
+        self._paths: dict[str, Path] = {}
 
     def model_path(self, model: str) -> Path:
-        return ensure_artifact(self.catalog.artifact(model), self.model_dir)
+        if model not in self._paths:
+            self._paths[model] = ensure_artifact(self.catalog.artifact(model), self.model_dir)
+        return self._paths[model]
 
     def engine(self, model: str, num_ctx: int | None = None, embedding: bool = False) -> EngineHandle:
         """The loaded engine for `model`, reloading only when a larger context is needed."""
