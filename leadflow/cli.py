@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 
 from leadflow.paths import PROJECT_ROOT, data_dir
 
@@ -115,11 +115,11 @@ def print_summary(defs, client, partitions, wall_s: float) -> None:
         signals = one("SELECT count(*) FROM raw_signals WHERE {where}")
         quarantined = one("SELECT count(*) FROM quarantined_signals WHERE {where}")
         buckets = conn.execute(
-            f"SELECT bucket, count(*) FROM prefilter_scores WHERE {where} GROUP BY bucket ORDER BY min(final_score) DESC", params
+            f"SELECT bucket, count(*) FROM leads WHERE {where} GROUP BY bucket ORDER BY min(final_score) DESC", params
         ).fetchall()
-        dossiers = one("SELECT count(*) FROM dossiers WHERE dossier IS NOT NULL AND ({where})")
+        dossiers = one("SELECT count(*) FROM published_dossiers WHERE dossier IS NOT NULL AND ({where})")
         top = conn.execute(
-            f"SELECT title, final_score, bucket FROM prefilter_scores WHERE {where} ORDER BY final_score DESC LIMIT 5", params
+            f"SELECT title, final_score, bucket FROM leads WHERE {where} ORDER BY final_score DESC LIMIT 5", params
         ).fetchall()
     llm = client.metrics.lifetime.summary()
     print("\n=== leadflow demo summary ===")
@@ -181,6 +181,34 @@ def doctor(args) -> None:
     sys.exit(0 if ok else 1)
 
 
+def backfill(args) -> None:
+    """A date range of the daily pipeline: one single run, or runs of --chunk-days each.
+
+    Re-running a killed backfill repeats no LLM call: every answer is written to the
+    persistent cache the moment it validates.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    instance = _instance()
+    job = _definitions().resolve_job_def("daily_pipeline")
+    first, last = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    chunk = timedelta(days=args.chunk_days) if args.chunk_days else (last - first) + timedelta(days=1)
+    started = time.perf_counter()
+    while first <= last:
+        chunk_end = min(first + chunk - timedelta(days=1), last)
+        _run(job, instance, first, chunk_end)
+        first = chunk_end + timedelta(days=1)
+    print(f"backfill {args.start}..{args.end} done in {time.perf_counter() - started:.1f}s")
+
+
+def rollback_cmd(args) -> None:
+    from leadflow.storage.publication import rollback
+
+    duckdb_resource = _definitions().resources["duckdb"]
+    with duckdb_resource.get_connection() as conn:
+        from_run, to_run = rollback(conn, date.fromisoformat(args.date), note=args.note)
+    print(f"{args.date}: published version {from_run} -> {to_run}")
+
+
 def cache(args) -> None:
     from leadflow.defs.resources import _llm_from_env
 
@@ -202,6 +230,15 @@ def main(argv: list[str] | None = None) -> None:
     p_doc = sub.add_parser("doctor", help="check backends and models")
     p_doc.add_argument("--probe", action="store_true", help="also send a one-token request")
     p_doc.set_defaults(func=doctor)
+    p_back = sub.add_parser("backfill", help="materialize a date range (single run, or chunked runs)")
+    p_back.add_argument("start", help="first partition, YYYY-MM-DD")
+    p_back.add_argument("end", help="last partition, YYYY-MM-DD")
+    p_back.add_argument("--chunk-days", type=int, default=0, help="days per run (0 = one run for the range)")
+    p_back.set_defaults(func=backfill)
+    p_roll = sub.add_parser("rollback", help="restore the previously published version of a partition")
+    p_roll.add_argument("--date", required=True, help="partition, YYYY-MM-DD")
+    p_roll.add_argument("--note", default="manual rollback from the CLI")
+    p_roll.set_defaults(func=rollback_cmd)
     p_cache = sub.add_parser("cache", help="response cache: stats, clear, expire")
     p_cache.add_argument("action", choices=["stats", "clear", "expire"])
     p_cache.add_argument("--kind", choices=["classification", "dossier", "embedding"], default=None)

@@ -1,58 +1,114 @@
-"""Asset checks: quality gates on every stage. Blocking checks stop downstream assets."""
+"""Asset checks: the quality gates. Blocking checks stop downstream assets, so a version that
+fails one is never published; the failed-check sensor then quarantines it and re-runs the
+partition with the safe model profile. Metadata carries the measured values for the UI plots.
+"""
 
 import json
+from datetime import timedelta
 
 import dagster as dg
+import jsonschema
 import numpy as np
 from dagster_duckdb import DuckDBResource
 
-from leadflow.defs.partitions import check_dates
-from leadflow.defs.resources import PipelineSettings
-from leadflow.scoring.dossier_rules import SECTIONS
+from leadflow.defs.partitions import check_dates, daily_partitions
+from leadflow.defs.resources import LLMResource, PipelineSettings
+from leadflow.scoring.cascade import BUCKETS
+from leadflow.scoring.dossier_rules import dossier_problems
+from leadflow.storage.publication import published_versions, version_filter, working_versions
+from leadflow.storage.warehouse import ensure_tables
 
 EMBEDDING_DIMS = 384
-MAX_QUARANTINE_RATE = 0.25
+DRIFT_BASELINE_DAYS = 14
+DRIFT_MIN_BASELINE_ROWS = 20
+
+
+def _count(conn, sql: str, params) -> int:
+    return conn.execute(sql, params).fetchone()[0]
+
+
+def _this_run(conn, context) -> tuple[str, list]:
+    """SQL filter for the version this run wrote (or reads) in the checked partitions."""
+    ensure_tables(conn)
+    return version_filter(working_versions(conn, check_dates(context), context.run.run_id))
+
+
+def psi(current: dict[str, int], baseline: dict[str, int]) -> float:
+    """Population stability index between two bucket distributions."""
+    eps = 1e-4
+    cur_total, base_total = max(sum(current.values()), 1), max(sum(baseline.values()), 1)
+    value = 0.0
+    for bucket in BUCKETS:
+        p = max(current.get(bucket, 0) / cur_total, eps)
+        q = max(baseline.get(bucket, 0) / base_total, eps)
+        value += (p - q) * np.log(p / q)
+    return round(float(value), 4)
+
+
+def bucket_drift(conn, context, versions_where: tuple[str, list]) -> tuple[float | None, dict]:
+    """PSI of the checked version's buckets against the published trailing 14 days before it."""
+    dates = check_dates(context)
+    where, params = versions_where
+    current = dict(conn.execute(f"SELECT bucket, count(*) FROM prefilter_scores WHERE {where} GROUP BY ALL", params).fetchall())
+    start = min(dates) - timedelta(days=DRIFT_BASELINE_DAYS)
+    baseline = dict(conn.execute(
+        "SELECT bucket, count(*) FROM leads WHERE partition_date >= ? AND partition_date < ? GROUP BY ALL",
+        [start, min(dates)],
+    ).fetchall())
+    meta = {"current": current, "baseline": baseline, "baseline_days": DRIFT_BASELINE_DAYS}
+    if sum(baseline.values()) < DRIFT_MIN_BASELINE_ROWS or not current:
+        return None, meta
+    return psi(current, baseline), meta
 
 
 @dg.asset_check(asset="raw_signals", blocking=True, description="No signal_id appears twice in the partitions.")
-def raw_signals_unique_ids(context, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+def raw_signals_unique_ids(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
-        dupes = conn.execute(
-            """SELECT count(*) FROM (SELECT signal_id FROM raw_signals WHERE partition_date = ANY(?::DATE[])
-               GROUP BY signal_id HAVING count(*) > 1)""",
-            [check_dates(context)],
-        ).fetchone()[0]
+        dupes = _count(conn, """SELECT count(*) FROM (SELECT signal_id FROM raw_signals
+                                WHERE partition_date = ANY(?::DATE[]) GROUP BY signal_id HAVING count(*) > 1)""",
+                       [check_dates(context)])
     return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_ids": dupes})
 
 
 @dg.asset_check(
-    asset="raw_signals",
-    description=f"Quarantined records stay below {MAX_QUARANTINE_RATE:.0%} of records read.",
+    asset="raw_signals", blocking=True,
+    description="Every signal sits in the partition of its own date, within the partitioned range.",
 )
-def raw_signals_quarantine_rate(context, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+def raw_signals_dates_in_range(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        misplaced = _count(conn, """SELECT count(*) FROM raw_signals WHERE partition_date = ANY(?::DATE[])
+                                    AND (signal_date <> partition_date OR signal_date < ? OR signal_date > current_date)""",
+                           [check_dates(context), daily_partitions.start.date()])
+    return dg.AssetCheckResult(passed=misplaced == 0, metadata={"misplaced": misplaced})
+
+
+@dg.asset_check(
+    asset="raw_signals", blocking=True,
+    description="Quarantined records stay below max_quarantine_rate of the records read (a broken source fails).",
+)
+def raw_signals_quarantine_rate(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+) -> dg.AssetCheckResult:
     dates = check_dates(context)
     with duckdb.get_connection() as conn:
-        kept = conn.execute("SELECT count(*) FROM raw_signals WHERE partition_date = ANY(?::DATE[])", [dates]).fetchone()[0]
-        quarantined = conn.execute(
-            "SELECT count(*) FROM quarantined_signals WHERE partition_date = ANY(?::DATE[])", [dates]
-        ).fetchone()[0]
+        kept = _count(conn, "SELECT count(*) FROM raw_signals WHERE partition_date = ANY(?::DATE[])", [dates])
+        quarantined = _count(conn, "SELECT count(*) FROM quarantined_signals WHERE partition_date = ANY(?::DATE[])", [dates])
     rate = quarantined / (kept + quarantined) if kept + quarantined else 0.0
     return dg.AssetCheckResult(
-        passed=rate <= MAX_QUARANTINE_RATE,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"quarantine_rate": rate, "quarantined": quarantined, "signals": kept},
+        passed=rate <= pipeline.max_quarantine_rate,
+        metadata={"quarantine_rate": rate, "quarantined": quarantined, "signals": kept,
+                  "max_quarantine_rate": pipeline.max_quarantine_rate},
     )
 
 
 @dg.asset_check(
-    asset="signal_embeddings",
-    blocking=True,
-    description=f"Every signal has a finite, unit-norm, {EMBEDDING_DIMS}-dimensional embedding.",
+    asset="signal_embeddings", blocking=True,
+    description=f"Every signal has a finite, unit-norm, {EMBEDDING_DIMS}-dimensional embedding (full coverage).",
 )
-def embeddings_valid(context, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+def embeddings_valid(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
     dates = check_dates(context)
     with duckdb.get_connection() as conn:
-        signals = conn.execute("SELECT count(*) FROM raw_signals WHERE partition_date = ANY(?::DATE[])", [dates]).fetchone()[0]
+        signals = _count(conn, "SELECT count(*) FROM raw_signals WHERE partition_date = ANY(?::DATE[])", [dates])
         vectors = conn.execute(
             "SELECT text_vec FROM signal_embeddings WHERE partition_date = ANY(?::DATE[])", [dates]
         ).df()["text_vec"]
@@ -65,26 +121,45 @@ def embeddings_valid(context, duckdb: DuckDBResource) -> dg.AssetCheckResult:
         problems.append(f"dimension {matrix.shape[1]}")
     if not np.isfinite(matrix).all():
         problems.append("non-finite values")
-    if len(norms) and np.abs(norms - 1).max() > 1e-3:
-        problems.append(f"norm off by {np.abs(norms - 1).max():.4f}")
+    max_norm_error = float(np.abs(norms - 1).max()) if len(norms) else 0.0
+    if max_norm_error > 1e-3:
+        problems.append(f"norm off by {max_norm_error:.4f}")
     return dg.AssetCheckResult(
         passed=not problems,
-        metadata={"rows": len(matrix), "signals": signals, "problems": ", ".join(problems) or "none"},
+        metadata={"rows": len(matrix), "signals": signals, "max_norm_error": max_norm_error,
+                  "problems": ", ".join(problems) or "none"},
     )
 
 
 @dg.asset_check(
-    asset="prefilter_scores",
-    blocking=True,
-    description="Scores lie in 0-100 and every bucket matches its score.",
+    asset="prefilter_scores", blocking=True,
+    description="The small model's answers validate for at least min_valid_output_rate of the signals it was asked about.",
 )
-def prefilter_scores_consistent(context, duckdb: DuckDBResource, pipeline: PipelineSettings) -> dg.AssetCheckResult:
+def prefilter_valid_output_rate(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        where, params = _this_run(conn, context)
+        asked, failed = conn.execute(
+            f"SELECT count(*) FILTER (llm_used OR llm_error IS NOT NULL), count(*) FILTER (llm_error IS NOT NULL) "
+            f"FROM prefilter_scores WHERE {where}", params,
+        ).fetchone()
+    rate = 1 - failed / asked if asked else 1.0
+    return dg.AssetCheckResult(
+        passed=rate >= pipeline.min_valid_output_rate,
+        metadata={"valid_output_rate": rate, "asked": asked, "invalid": failed,
+                  "min_valid_output_rate": pipeline.min_valid_output_rate},
+    )
+
+
+@dg.asset_check(asset="prefilter_scores", blocking=True, description="Scores lie in 0-100 and every bucket matches its score.")
+def prefilter_scores_consistent(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+) -> dg.AssetCheckResult:
     thresholds = pipeline.thresholds()
     with duckdb.get_connection() as conn:
-        frame = conn.execute(
-            "SELECT final_score, bucket FROM prefilter_scores WHERE partition_date = ANY(?::DATE[])",
-            [check_dates(context)],
-        ).df()
+        where, params = _this_run(conn, context)
+        frame = conn.execute(f"SELECT final_score, bucket FROM prefilter_scores WHERE {where}", params).df()
     out_of_range = int(((frame["final_score"] < 0) | (frame["final_score"] > 100)).sum())
     wrong_bucket = int(sum(thresholds.bucket(s) != b for s, b in zip(frame["final_score"], frame["bucket"])))
     return dg.AssetCheckResult(
@@ -93,12 +168,125 @@ def prefilter_scores_consistent(context, duckdb: DuckDBResource, pipeline: Pipel
     )
 
 
-@dg.asset_check(asset="dossiers", blocking=True, description="Every stored dossier has all required sections.")
-def dossiers_complete(context, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset="prefilter_scores",
+    description=f"Bucket distribution drift (PSI) against the published trailing {DRIFT_BASELINE_DAYS} days; warns above psi_warn.",
+)
+def prefilter_bucket_drift(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
+        value, meta = bucket_drift(conn, context, _this_run(conn, context))
+    return dg.AssetCheckResult(
+        passed=value is None or value <= pipeline.psi_warn,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"psi": -1.0 if value is None else value, "psi_warn": pipeline.psi_warn,
+                  "distributions": dg.MetadataValue.json(meta)},
+    )
+
+
+@dg.asset_check(
+    asset="prefilter_scores", blocking=True,
+    description=(
+        "Held-out precision/recall of the whole cascade on the labelled golden set (head trained "
+        "out-of-fold), per model and prompt version; fails when F1 drops more than golden_tolerance "
+        "below the last published version's."
+    ),
+)
+def prefilter_golden_set(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+) -> dg.AssetCheckResult:
+    dates = check_dates(context)
+    with duckdb.get_connection() as conn:
+        ensure_tables(conn)
+        current = conn.execute(
+            "SELECT model, prompt_version, precision, recall, f1 FROM golden_evaluations WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
+            [context.run.run_id],
+        ).fetchone()
+        published = set(published_versions(conn, dates).values())
+        baseline = conn.execute(
+            "SELECT run_id, f1 FROM golden_evaluations WHERE run_id IN (SELECT UNNEST(?::VARCHAR[])) ORDER BY seq DESC LIMIT 1",
+            [sorted(published)],
+        ).fetchone() if published else None
+    if current is None:
+        return dg.AssetCheckResult(passed=False, metadata={"problem": "no golden evaluation recorded by this run"})
+    model, prompt_version, precision, recall, f1 = current
+    baseline_f1 = baseline[1] if baseline else None
+    passed = baseline_f1 is None or f1 >= baseline_f1 - pipeline.golden_tolerance
+    return dg.AssetCheckResult(
+        passed=passed,
+        metadata={"precision": precision, "recall": recall, "f1": f1, "model": model,
+                  "prompt_version": prompt_version, "baseline_f1": -1.0 if baseline_f1 is None else baseline_f1,
+                  "golden_tolerance": pipeline.golden_tolerance},
+    )
+
+
+@dg.asset_check(
+    asset="dossiers", blocking=True,
+    description="Every stored dossier is schema-valid, has all sections, is long enough and does not copy its signal.",
+)
+def dossiers_valid(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, llm: LLMResource, pipeline: PipelineSettings
+) -> dg.AssetCheckResult:
+    schema = llm.client().prompts.get("write_dossier").output_schema
+    with duckdb.get_connection() as conn:
+        where, params = _this_run(conn, context)
         stored = conn.execute(
-            "SELECT dossier FROM dossiers WHERE dossier IS NOT NULL AND partition_date = ANY(?::DATE[])",
+            f"""SELECT d.signal_id, d.dossier, s.text FROM (SELECT * FROM dossiers WHERE {where}) d
+                JOIN raw_signals s USING (partition_date, signal_id) WHERE d.dossier IS NOT NULL""",
+            params,
+        ).fetchall()
+    bad: dict[str, str] = {}
+    for signal_id, raw, text in stored:
+        value = json.loads(raw)
+        problems = dossier_problems(value, text[: pipeline.max_text_chars])
+        try:
+            jsonschema.validate(value, schema)
+        except jsonschema.ValidationError as exc:
+            problems.append(f"schema: {exc.message}")
+        if problems:
+            bad[signal_id] = "; ".join(problems)
+    return dg.AssetCheckResult(
+        passed=not bad,
+        metadata={"dossiers": len(stored), "invalid": len(bad), "examples": dg.MetadataValue.json(dict(list(bad.items())[:5]))},
+    )
+
+
+@dg.asset_check(
+    asset="quality_metrics", blocking=True,
+    description="The share of LLM outputs that failed validation stays below max_error_rate.",
+)
+def quality_error_rate(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        invalid, outputs = conn.execute(
+            """SELECT coalesce(sum(invalid_outputs), 0), coalesce(sum(llm_classified + dossiers + dossier_errors), 0)
+               FROM quality_metrics WHERE partition_date = ANY(?::DATE[])""",
             [check_dates(context)],
-        ).df()["dossier"]
-    incomplete = sum(1 for raw in stored if any(not json.loads(raw).get(s) for s in SECTIONS))
-    return dg.AssetCheckResult(passed=incomplete == 0, metadata={"dossiers": len(stored), "incomplete": incomplete})
+        ).fetchone()
+    rate = invalid / outputs if outputs else 0.0
+    return dg.AssetCheckResult(
+        passed=rate <= pipeline.max_error_rate,
+        metadata={"error_rate": float(rate), "invalid_outputs": int(invalid), "outputs": int(outputs),
+                  "max_error_rate": pipeline.max_error_rate},
+    )
+
+
+@dg.asset_check(
+    asset="published_leads",
+    description=(
+        "Post-publish gate: PSI of the published buckets against the trailing 14 published days "
+        "stays below psi_rollback; on failure the failed-check sensor rolls the partition back."
+    ),
+)
+def published_leads_drift_gate(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        value, meta = bucket_drift(conn, context, version_filter(published_versions(conn, check_dates(context))))
+    return dg.AssetCheckResult(
+        passed=value is None or value <= pipeline.psi_rollback,
+        metadata={"psi": -1.0 if value is None else value, "psi_rollback": pipeline.psi_rollback,
+                  "distributions": dg.MetadataValue.json(meta)},
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.factory import LLMSettings, shared_client
@@ -51,6 +51,12 @@ class LLMResource(dg.ConfigurableResource):
     total_timeout_s: float = 600.0
     keep_alive: str = "30m"
     stream_dossiers: bool = True
+    _safe_profile: bool = PrivateAttr(default=False)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Runs tagged leadflow/profile=safe (the quality-gate sensor's re-runs) use full precision.
+        run = context.dagster_run
+        self._safe_profile = bool(run and run.tags.get("leadflow/profile") == "safe")
 
     def settings(self) -> LLMSettings:
         overrides = tuple(
@@ -65,7 +71,7 @@ class LLMResource(dg.ConfigurableResource):
             embed_base_urls=_split(self.embed_base_urls),
             api_key=self.api_key,
             model_overrides=overrides,
-            use_quantized=self.use_quantized,
+            use_quantized=self.use_quantized and not self._safe_profile,
             max_concurrency=self.max_concurrency,
             threads=self.threads,
             model_dir=str(resolve(self.model_dir) if self.model_dir else data_dir() / "models"),
@@ -107,6 +113,12 @@ class PipelineSettings(dg.ConfigurableResource):
     llm_min_score: int = Field(default=30, description="Cheap score from which the small model is asked.")
     llm_weight: float = Field(default=0.2, description="Weight of the small model's score in the blend.")
     max_text_chars: int = Field(default=1200, description="Signal text sent to the models.")
+    max_quarantine_rate: float = Field(default=0.25, description="Gate: quarantined share of records read.")
+    min_valid_output_rate: float = Field(default=0.9, description="Gate: small-model answers that validate.")
+    max_error_rate: float = Field(default=0.2, description="Gate: invalid LLM outputs over all outputs.")
+    golden_tolerance: float = Field(default=0.1, description="Gate: allowed golden-set F1 drop vs published.")
+    psi_warn: float = Field(default=0.25, description="Bucket drift (PSI) that warns.")
+    psi_rollback: float = Field(default=0.5, description="Bucket drift (PSI) after publish that rolls back.")
 
     def thresholds(self) -> Thresholds:
         return Thresholds(

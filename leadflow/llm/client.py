@@ -12,13 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonschema
 import numpy as np
 
 from leadflow.llm.cache import TieredCache
+from leadflow.llm.backends.base import Backend
 from leadflow.llm.cache_key import canonical_json, cache_key
 from leadflow.llm.catalog import Catalog
 from leadflow.llm.context_window import DEFAULT_BUCKETS, choose_num_ctx, estimate_tokens
@@ -163,62 +164,71 @@ class LLMClient:
         ceiling = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)  # jitter so retrying workers do not stampede
 
-    def _call(self, role: str, request: ChatRequest, record: CallRecord) -> ChatResponse:
+    def _with_retries(self, role: str, model: str, record: CallRecord, operation: Callable[[Backend], Any]) -> Any:
+        """Run `operation` on a pool slot; retryable failures back off (with jitter) and move to
+        another endpoint when there is one; 400-class errors propagate at once."""
         pool = self.pool(role)
         failed: set[str] = set()
-        for attempt in range(self.settings.max_retries + 1):
-            with pool.slot(request.model, exclude=frozenset(failed)) as (backend, waited):
+        attempt = 0
+        while True:
+            with pool.slot(model, exclude=frozenset(failed)) as (backend, waited):
                 record.queue_wait_s += waited
                 record.engine_calls += 1
                 record.endpoint = backend.endpoint
                 try:
-                    response = backend.chat(request, self.settings.timeouts)
+                    result = operation(backend)
                 except RetryableError as exc:
-                    pool.report(backend, request.model, ok=False)
+                    pool.report(backend, model, ok=False)
                     failed.add(backend.endpoint)
                     if attempt == self.settings.max_retries:
                         raise
-                    record.retries += 1
                     delay = self._backoff(attempt, exc.retry_after_s)
-                    log.warning("retrying %s on %s in %.2fs: %s", request.model, backend.endpoint, delay, exc)
-                    error = exc
+                    log.warning("retrying %s on %s in %.2fs: %s", model, backend.endpoint, delay, exc)
                 else:
-                    pool.report(backend, request.model, ok=True)
-                    return response
+                    pool.report(backend, model, ok=True)
+                    return result
+            attempt += 1
+            record.retries += 1
             time.sleep(delay)
-        raise error  # unreachable: the loop either returns or raises
+
+    def _call(self, role: str, request: ChatRequest, record: CallRecord) -> ChatResponse:
+        return self._with_retries(
+            role, request.model, record, lambda backend: backend.chat(request, self.settings.timeouts)
+        )
 
     # ---- structured completion ---------------------------------------------------------------
 
     def _request(self, role: str, template: PromptTemplate, messages, model: str) -> ChatRequest:
+        """The request without its context size: that is chosen only on a cache miss."""
         defaults = template.defaults
-        max_tokens = int(defaults.get("max_tokens", 256))
-        artifact_limit = None
-        if self.pool(role).kind == "embedded":
-            artifact_limit = self.catalog.artifact(model).context_length
-        num_ctx = choose_num_ctx(
-            estimate_tokens(messages),
-            max_tokens,
-            self.settings.context_buckets,
-            loaded=self.pool(role).backends[0].loaded_context(model),
-            model_limit=artifact_limit,
-        )
         return ChatRequest(
             model=model,
             messages=tuple(messages),
-            max_tokens=max_tokens,
+            max_tokens=int(defaults.get("max_tokens", 256)),
             temperature=float(defaults.get("temperature", 0.0)),
             seed=int(defaults.get("seed", 0)),
-            num_ctx=num_ctx,
             schema=template.output_schema,
             stream=role in self.settings.stream_roles,
         )
+
+    def _sized(self, role: str, request: ChatRequest) -> ChatRequest:
+        """Round the context up to a bucket, reusing the size the model is loaded with if it fits."""
+        pool = self.pool(role)
+        limit = self.catalog.artifact(request.model).context_length if pool.kind == "embedded" else None
+        num_ctx = choose_num_ctx(
+            estimate_tokens(request.messages),
+            request.max_tokens,
+            self.settings.context_buckets,
+            loaded=pool.backends[0].loaded_context(request.model),
+            model_limit=limit,
+        )
+        return replace(request, num_ctx=num_ctx)
 
     def request_key(self, role: str, template: PromptTemplate, request: ChatRequest) -> str:
         """SHA-256 over everything that changes the output (peers' lesson 1)."""
         options = request.options()
         # num_ctx only changes the output when the prompt would not fit, which the bucket
-        # choice prevents; keying on it would make the loaded-size reuse miss the cache.
+        # choice prevents; it is chosen after the lookup, so a hit costs no server round trip.
         options.pop("num_ctx")
         return cache_key(
             {
@@ -258,15 +268,13 @@ class LLMClient:
         except InvalidOutput as first:
             record.invalid += 1
             record.truncated += int(response.truncated)
-            repair = ChatRequest(
-                **{
-                    **request.__dict__,
-                    "messages": (
-                        *request.messages,
-                        {"role": "assistant", "content": first.text[:2000]},
-                        {"role": "user", "content": REPAIR_INSTRUCTION.format(error=str(first))},
-                    ),
-                }
+            repair = replace(
+                request,
+                messages=(
+                    *request.messages,
+                    {"role": "assistant", "content": first.text[:2000]},
+                    {"role": "user", "content": REPAIR_INSTRUCTION.format(error=str(first))},
+                ),
             )
             response = self._call(role, repair, record)
             self._account(record, response)
@@ -315,7 +323,7 @@ class LLMClient:
                     return Completion(json.loads(hit.value), model, template.label, hit.tier, record)
 
                 def compute() -> dict:
-                    value = self._generate_valid(role, template, request, record, validate)
+                    value = self._generate_valid(role, template, self._sized(role, request), record, validate)
                     self._cache_set(key, kind, json.dumps(value).encode())
                     return value
 
@@ -389,11 +397,10 @@ class LLMClient:
         def run(batch):
             record = CallRecord(role=role, template="embed", model=model)
             started = time.perf_counter()
-            with pool.slot(model) as (backend, waited):
-                record.queue_wait_s = waited
-                record.engine_calls = 1
-                record.endpoint = backend.endpoint
-                response = backend.embed(model, [texts[idx[0]] for _, idx in batch], self.settings.timeouts)
+            inputs = [texts[indices[0]] for _, indices in batch]
+            response = self._with_retries(
+                role, model, record, lambda backend: backend.embed(model, inputs, self.settings.timeouts)
+            )
             record.prompt_tokens = response.prompt_tokens
             record.latency_s = time.perf_counter() - started
             self.metrics.record(record)

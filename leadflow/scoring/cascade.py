@@ -91,8 +91,9 @@ class IcpScorer:
         return round((1 - w) * float(cheap) + w * float(llm_score), 2)
 
 
-def fit_scorer(title_vecs, rule_hits, icp_sims, labels, thresholds: Thresholds) -> tuple[IcpScorer, dict]:
-    """Train on the golden set and report held-out (out-of-fold) precision/recall."""
+def fit_scorer(title_vecs, rule_hits, icp_sims, labels, thresholds: Thresholds) -> tuple[IcpScorer, np.ndarray, dict]:
+    """Train on the golden set; return the scorer, each golden row's held-out cheap score (from
+    a head that never saw the row) and the held-out precision/recall of the cheap stage."""
     labels = np.asarray(labels).astype(int)
     x = features(title_vecs, rule_hits, icp_sims)
     oof = out_of_fold_proba(x, labels)
@@ -112,4 +113,4 @@ def fit_scorer(title_vecs, rule_hits, icp_sims, labels, thresholds: Thresholds) 
         "keyword_rule": precision_recall(rule_hits.astype(bool), labels),
         "proba_cut": round(cut, 4),
     }
-    return scorer, report
+    return scorer, np.round(held_out_scores, 2), report

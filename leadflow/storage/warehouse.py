@@ -1,9 +1,14 @@
-"""DuckDB tables and the one write path: replace whole partitions in a single transaction.
+"""DuckDB tables and their two write paths, both one transaction per call.
 
-Every writer deletes the partitions it owns and inserts their new rows in one transaction,
-so a re-run yields the same rows and a crash mid-run leaves the previous rows intact.
-DuckDB allows one writer process: callers open short connections (never across LLM calls)
-and run inside the `duckdb_write` Dagster pool.
+- Replaced tables (raw_signals, quarantined_signals, signal_embeddings, quality_metrics):
+  deterministic functions of their input; a write replaces whole partitions.
+- Versioned tables (prefilter_scores, dossiers): write-audit-publish. Each run writes its own
+  version (rows tagged with run_id); readers use the `leads` and `published_dossiers` views,
+  which follow a per-partition publication pointer (see `leadflow.storage.publication`).
+
+A re-run yields the same rows and a crash mid-run leaves earlier rows intact. DuckDB allows
+one writer process: callers open short connections (never across LLM calls) and run inside
+the `duckdb_write` Dagster pool.
 """
 
 from collections.abc import Sequence
@@ -41,12 +46,41 @@ TABLES: dict[str, str] = {
         embedded INTEGER, scored INTEGER, llm_classified INTEGER, invalid_outputs INTEGER,
         invalid_rate DOUBLE, dossiers INTEGER, dossier_errors INTEGER, big_model_share DOUBLE,
         buckets JSON, llm JSON, run_id VARCHAR""",
+    "version_status": """
+        partition_date DATE NOT NULL, run_id VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        detail VARCHAR, seq BIGINT DEFAULT nextval('leadflow_seq'), at TIMESTAMP DEFAULT now()""",
+    "publications": """
+        partition_date DATE NOT NULL, run_id VARCHAR, prev_run_id VARCHAR, action VARCHAR NOT NULL,
+        note VARCHAR, seq BIGINT DEFAULT nextval('leadflow_seq'), at TIMESTAMP DEFAULT now()""",
+    "golden_evaluations": """
+        run_id VARCHAR NOT NULL, model VARCHAR, prompt_version VARCHAR, rows INTEGER,
+        precision DOUBLE, recall DOUBLE, f1 DOUBLE, report JSON,
+        seq BIGINT DEFAULT nextval('leadflow_seq'), at TIMESTAMP DEFAULT now()""",
+    "incidents": """
+        run_id VARCHAR NOT NULL, job VARCHAR, partitions VARCHAR, error VARCHAR,
+        at TIMESTAMP DEFAULT now()""",
+}
+VERSIONED = ("prefilter_scores", "dossiers")
+
+VIEWS = {
+    "current_publications": """
+        SELECT partition_date, run_id, prev_run_id, action, at FROM publications
+        QUALIFY row_number() OVER (PARTITION BY partition_date ORDER BY seq DESC) = 1""",
+    "leads": """
+        SELECT p.* FROM prefilter_scores p
+        JOIN current_publications c ON p.partition_date = c.partition_date AND p.run_id = c.run_id""",
+    "published_dossiers": """
+        SELECT d.* FROM dossiers d
+        JOIN current_publications c ON d.partition_date = c.partition_date AND d.run_id = c.run_id""",
 }
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute("CREATE SEQUENCE IF NOT EXISTS leadflow_seq")
     for name, columns in TABLES.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    for name, query in VIEWS.items():
+        conn.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
 
 
 def replace_partitions(
@@ -63,6 +97,38 @@ def replace_partitions(
             conn.register("incoming_rows", frame)
             conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
             conn.unregister("incoming_rows")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(frame)
+
+
+def write_version(
+    conn: duckdb.DuckDBPyConnection, table: str, partition_dates: Sequence[date], run_id: str, frame: pd.DataFrame
+) -> int:
+    """Atomically (re)write `run_id`'s version of `partition_dates`; other versions stay."""
+    if table not in VERSIONED:
+        raise ValueError(f"{table!r} is not a versioned table")
+    ensure_tables(conn)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(
+            f"DELETE FROM {table} WHERE partition_date = ANY(?::DATE[]) AND run_id = ?", [list(partition_dates), run_id]
+        )
+        if len(frame):
+            conn.register("incoming_rows", frame)
+            conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
+            conn.unregister("incoming_rows")
+        if table == VERSIONED[0]:
+            conn.execute(
+                "DELETE FROM version_status WHERE partition_date = ANY(?::DATE[]) AND run_id = ? AND status = 'written'",
+                [list(partition_dates), run_id],
+            )
+            conn.executemany(
+                "INSERT INTO version_status (partition_date, run_id, status) VALUES (?, ?, 'written')",
+                [[day, run_id] for day in partition_dates],
+            )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

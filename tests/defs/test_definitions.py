@@ -10,19 +10,34 @@ def test_definitions_inventory():
     definitions = defs()
     repo = definitions.get_repository_def()
     assert sorted(key.to_user_string() for key in definitions.resolve_all_asset_keys()) == [
-        "dossiers", "prefilter_scores", "quality_metrics", "raw_signals", "signal_embeddings",
+        "dossiers", "prefilter_scores", "published_leads", "quality_metrics", "raw_signals", "signal_embeddings",
     ]
     checks = sorted(f"{key.asset_key.to_user_string()}:{key.name}" for key in repo.asset_graph.asset_check_keys)
     assert checks == [
-        "dossiers:dossiers_complete",
+        "dossiers:dossiers_valid",
+        "prefilter_scores:prefilter_bucket_drift",
+        "prefilter_scores:prefilter_golden_set",
         "prefilter_scores:prefilter_scores_consistent",
+        "prefilter_scores:prefilter_valid_output_rate",
+        "published_leads:published_leads_drift_gate",
+        "quality_metrics:quality_error_rate",
+        "raw_signals:raw_signals_dates_in_range",
         "raw_signals:raw_signals_quarantine_rate",
         "raw_signals:raw_signals_unique_ids",
         "signal_embeddings:embeddings_valid",
     ]
-    assert sorted(job.name for job in repo.get_all_jobs() if not job.name.startswith("__")) == ["daily_pipeline"]
+    blocking = sorted(
+        key.name for key in repo.asset_graph.asset_check_keys if repo.asset_graph.get_check_spec(key).blocking
+    )
+    assert "published_leads_drift_gate" not in blocking and "prefilter_bucket_drift" not in blocking
+    assert len(blocking) == 9
+    assert sorted(job.name for job in repo.get_all_jobs() if not job.name.startswith("__")) == [
+        "daily_pipeline", "llm_cache_maintenance", "rollback_partition",
+    ]
     assert sorted(s.name for s in repo.schedule_defs) == ["daily_pipeline_schedule"]
-    assert sorted(s.name for s in repo.sensor_defs) == []
+    assert sorted(s.name for s in repo.sensor_defs) == ["incident_sensor", "quality_gate_sensor"]
+    for obj in [*repo.get_all_jobs(), *repo.schedule_defs, *repo.sensor_defs]:
+        assert obj.name.startswith("__") or obj.description, obj.name
     assert sorted(definitions.resources) == ["duckdb", "llm", "pipeline"]
 
 

@@ -14,6 +14,7 @@ from leadflow.defs.assets.dossiers import dossiers
 from leadflow.defs.assets.embeddings import signal_embeddings
 from leadflow.defs.assets.ingest import raw_signals
 from leadflow.defs.assets.prefilter import prefilter_scores
+from leadflow.defs.assets.publish import published_leads
 from leadflow.defs.assets.quality import quality_metrics
 from leadflow.defs import checks
 from leadflow.defs.resources import LLMResource, PipelineSettings
@@ -26,7 +27,7 @@ IMPORT_DAY = date(2026, 11, 20)
 SAMPLES = PROJECT_ROOT / "resources" / "samples"
 # ICP positives from the golden set plus ordinary postings: enough to exercise every stage.
 JOB_IDS = {"126", "39", "218"}
-ASSETS = [raw_signals, signal_embeddings, prefilter_scores, dossiers, quality_metrics]
+ASSETS = [raw_signals, signal_embeddings, prefilter_scores, dossiers, quality_metrics, published_leads]
 CHECKS = dg.load_asset_checks_from_modules([checks])
 
 
@@ -110,7 +111,8 @@ def test_pipeline_materializes_every_stage_with_real_content(workspace, first_ru
     assert (raw["kind"] == "job_posting").sum() == workspace["jobs"]
     assert len(raw) + len(quarantined[quarantined["source"] == "accounts"]) >= workspace["jobs"] + 12 - 1
 
-    scores = _table(workspace, "prefilter_scores")
+    assert len(_table(workspace, "prefilter_scores")["run_id"].unique()) == 1  # one version so far
+    scores = _table(workspace, "leads")  # the published version
     assert len(scores) == len(raw)
     assert scores["final_score"].between(0, 100).all()
     thresholds = workspace["resources"]["pipeline"].thresholds()
@@ -121,7 +123,7 @@ def test_pipeline_materializes_every_stage_with_real_content(workspace, first_ru
     assert classified["llm_score"].between(0, 100).all()
     assert classified["role_function"].notna().all()
 
-    written = _table(workspace, "dossiers")
+    written = _table(workspace, "published_dossiers")
     good = written[written["dossier"].notna()]
     assert len(good) >= 1
     for raw_dossier in good["dossier"]:
@@ -142,14 +144,14 @@ def test_pipeline_materializes_every_stage_with_real_content(workspace, first_ru
 
 def test_rematerializing_yields_same_rows_and_no_llm_calls(workspace, first_run):
     before = {name: _table(workspace, name).drop(columns=["run_id"]) for name in
-              ("raw_signals", "quarantined_signals", "prefilter_scores", "dossiers")}
+              ("raw_signals", "quarantined_signals", "leads", "published_dossiers")}
     client = workspace["resources"]["llm"].client()
     with client.metrics.track() as recorder:
         result = _materialize(workspace, IMPORT_DAY.isoformat())
     assert result.success
     # Every answer that validated is served from the cache. Output that failed validation is
     # never cached, so only those requests are asked again (first try + one repair each).
-    failed = int(before["dossiers"]["error"].notna().sum())
+    failed = int(before["published_dossiers"]["error"].notna().sum())
     summary = recorder.summary()
     assert summary["llm_calls"] == 2 * failed
     assert summary["cache_hits"] == summary["requests"] - failed
@@ -157,6 +159,10 @@ def test_rematerializing_yields_same_rows_and_no_llm_calls(workspace, first_run)
         after = _table(workspace, name).drop(columns=["run_id"])
         volatile = [c for c in ("cache_tier", "latency_s", "llm_calls", "tokens_in", "tokens_out") if c in after]
         pd.testing.assert_frame_equal(frame.drop(columns=volatile), after.drop(columns=volatile))
+    # The re-run is a new version, published in place of the first; the first is kept.
+    assert len(_table(workspace, "prefilter_scores")["run_id"].unique()) == 2
+    history = _table(workspace, "publications")
+    assert list(history["action"]) == ["publish", "publish"] and history["prev_run_id"].iloc[1] == history["run_id"].iloc[0]
 
 
 def test_empty_partition_materializes_with_zero_rows(workspace, first_run):
@@ -168,4 +174,4 @@ def test_empty_partition_materializes_with_zero_rows(workspace, first_run):
         for m in [m.materialization]
         if m.asset_key.path[0] != "quality_metrics"
     ]
-    assert counts == [0, 0, 0, 0]
+    assert counts == [0, 0, 0, 0, 0]

@@ -55,7 +55,8 @@ def test_scorer_maps_the_f1_cut_to_the_warm_boundary():
     rules = labels.astype(bool) & (rng.random(60) > 0.3)
     sims = 0.2 + 0.3 * labels + rng.normal(scale=0.05, size=60)
     thresholds = Thresholds()
-    scorer, report = fit_scorer(vecs, rules, sims, labels, thresholds)
+    scorer, heldout, report = fit_scorer(vecs, rules, sims, labels, thresholds)
+    assert heldout.shape == (60,) and ((heldout >= 0) & (heldout <= 100)).all()
     assert report["golden_rows"] == 60 and report["golden_positives"] == labels.sum()
     assert report["heldout"]["f1"] > 0.5
     scores = scorer.cheap_scores(np.array(["job_posting"] * 60), vecs, rules, sims)

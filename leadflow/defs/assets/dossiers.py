@@ -13,7 +13,8 @@ from leadflow.llm.client import LLMClient
 from leadflow.llm.types import InvalidOutput
 from leadflow.scoring.dossier_rules import dossier_problems, dossier_text
 from leadflow.scoring.icp import icp_context, load_icp
-from leadflow.storage.warehouse import replace_partitions
+from leadflow.storage.publication import version_filter, working_versions
+from leadflow.storage.warehouse import write_version
 
 TEMPLATE = "write_dossier"
 
@@ -50,13 +51,15 @@ def dossiers(
 ) -> dg.MaterializeResult:
     dates = partition_dates(context)
     with duckdb.get_connection() as conn:
+        versions = working_versions(conn, dates, context.run.run_id)
+        where, params = version_filter(versions)
         leads = conn.execute(
-            """SELECT p.partition_date, p.signal_id, p.kind, p.title, p.final_score, p.bucket,
-                      p.content_hash, p.role_function, p.seniority, p.hiring, p.reasons, s.text
-               FROM prefilter_scores p JOIN raw_signals s USING (partition_date, signal_id)
-               WHERE p.partition_date = ANY(?::DATE[]) AND p.final_score >= ?
-               ORDER BY p.final_score DESC""",
-            [dates, pipeline.dossier_threshold],
+            f"""SELECT p.partition_date, p.signal_id, p.kind, p.title, p.final_score, p.bucket,
+                       p.content_hash, p.role_function, p.seniority, p.hiring, p.reasons, s.text
+                FROM (SELECT * FROM prefilter_scores WHERE {where}) p
+                JOIN raw_signals s USING (partition_date, signal_id)
+                WHERE p.final_score >= ? ORDER BY p.final_score DESC, p.signal_id""",
+            [*params, pipeline.dossier_threshold],
         ).df()
     client = llm.client()
     template = client.prompts.get(TEMPLATE)
@@ -111,7 +114,7 @@ def dossiers(
         "prompt_version", "error", "llm_calls", "cache_tier", "latency_s", "tokens_in", "tokens_out", "run_id",
     ])
     with duckdb.get_connection() as conn:
-        replace_partitions(conn, "dossiers", dates, frame)
+        write_version(conn, "dossiers", dates, context.run.run_id, frame)
     summary = recorder.summary()
     return dg.MaterializeResult(
         metadata={

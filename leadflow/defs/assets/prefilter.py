@@ -12,24 +12,66 @@ from leadflow.defs.assets.embeddings import EMBED_CHARS, icp_similarities
 from leadflow.defs.metadata import Progress, llm_metadata, preview
 from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
 from leadflow.defs.resources import LLMResource, PipelineSettings
-from leadflow.llm.types import LLMError
-from leadflow.scoring.cascade import BUCKETS, fit_scorer
+from leadflow.scoring.cascade import BUCKETS, fit_scorer, precision_recall
 from leadflow.scoring.golden import load_golden
 from leadflow.scoring.icp import icp_context, load_icp
 from leadflow.scoring.rules import title_keyword_hit
-from leadflow.storage.warehouse import replace_partitions
+from leadflow.storage.warehouse import write_version
 
 TEMPLATE = "classify_signal"
 
 
-def fit_on_golden(client, pipeline: PipelineSettings, profiles):
-    """Train the head on the golden set; returns the scorer and its held-out precision/recall."""
+def golden_features(client, pipeline: PipelineSettings, profiles):
+    """Embeddings, ICP similarity and rule hits of the labelled golden postings."""
     golden = load_golden(pipeline.path(pipeline.golden_path))
     title_vecs = client.embed_many(golden["title"].tolist())
     text_vecs = client.embed_many([t[:EMBED_CHARS] for t in golden["text"]])
     sims = np.vstack(list(icp_similarities(client, profiles, text_vecs).values())).max(axis=0)
     rules = np.array([title_keyword_hit(t) for t in golden["title"]])
-    return fit_scorer(title_vecs, rules, sims, golden["is_icp"].to_numpy(), pipeline.thresholds())
+    return golden, title_vecs, rules, sims
+
+
+def classify_candidates(client, frame: pd.DataFrame, ctx: str, max_chars: int, min_score: float, log=None) -> dict:
+    """The small model's answer per content hash for rows at or above `min_score`, highest
+    cheap score first (likely high-value signals get their answers first in a long run)."""
+    candidates = (
+        frame[frame["cheap_score"] >= min_score].sort_values("cheap_score", ascending=False).drop_duplicates("content_hash")
+    )
+    progress = Progress(log, "prefilter LLM", len(candidates)) if log is not None else None
+
+    def classify(row):
+        completion = client.complete_json(
+            "prefilter",
+            TEMPLATE,
+            {"icp_context": ctx, "signal_kind": row.kind, "signal_title": row.title, "signal_text": row.text[:max_chars]},
+        )
+        if progress is not None:
+            progress.advance()
+        return completion
+
+    results = client.map_concurrent(classify, list(candidates.itertuples()), role="prefilter")
+    return dict(zip(candidates["content_hash"], results))
+
+
+def _answer(result):
+    """(value, record) of a successful completion, ({}, None) for a failure or no call."""
+    if result is None or isinstance(result, Exception):
+        return {}, None
+    return result.value, result.record
+
+
+def evaluate_golden(client, scorer, golden, heldout_scores, ctx, pipeline: PipelineSettings) -> dict:
+    """Precision/recall of the whole cascade (held-out head + small model) on the golden set."""
+    frame = golden.assign(
+        kind="job_posting", cheap_score=heldout_scores, content_hash=golden["job_id"].astype(str)
+    )
+    answers = classify_candidates(client, frame, ctx, pipeline.max_text_chars, pipeline.llm_min_score)
+    finals = np.array([
+        scorer.blend(cheap, _answer(answers.get(key))[0].get("score"))
+        for cheap, key in zip(frame["cheap_score"], frame["content_hash"])
+    ])
+    labels = golden["is_icp"].to_numpy().astype(int)
+    return precision_recall(finals >= pipeline.thresholds().warm, labels)
 
 
 @dg.asset(
@@ -64,47 +106,26 @@ def prefilter_scores(
     profiles = load_icp(pipeline.path(pipeline.icp_path))
     template = client.prompts.get(TEMPLATE)
     model = client.model_chain("prefilter")[0]
+    ctx = icp_context(profiles)
     with client.metrics.track() as recorder:
-        scorer, golden_report = fit_on_golden(client, pipeline, profiles)
-        context.log.info(f"golden set (held-out): {golden_report['heldout']}")
+        golden, g_titles, g_rules, g_sims = golden_features(client, pipeline, profiles)
+        scorer, heldout_scores, golden_report = fit_scorer(
+            g_titles, g_rules, g_sims, golden["is_icp"].to_numpy(), thresholds
+        )
         rules = np.array([title_keyword_hit(t) for t in signals["title"]], dtype=bool)
         title_vecs = np.vstack(signals["title_vec"].to_numpy()) if len(signals) else np.zeros((0, 1))
-        cheap = scorer.cheap_scores(signals["kind"], title_vecs, rules, signals["icp_similarity"].to_numpy())
         signals["rule_hit"] = rules
-        signals["cheap_score"] = cheap
-
-        # Identical normalized signals are classified once; highest cheap score first.
-        candidates = (
-            signals[signals["cheap_score"] >= thresholds.llm_min_score]
-            .sort_values("cheap_score", ascending=False)
-            .drop_duplicates("content_hash")
-        )
-        context.log.info(f"{len(signals)} signals; {len(candidates)} unique candidates for the small model")
-        progress = Progress(context.log, "prefilter LLM", len(candidates))
-        ctx = icp_context(profiles)
-
-        def classify(row):
-            completion = client.complete_json(
-                "prefilter",
-                TEMPLATE,
-                {
-                    "icp_context": ctx,
-                    "signal_kind": row.kind,
-                    "signal_title": row.title,
-                    "signal_text": row.text[: pipeline.max_text_chars],
-                },
-            )
-            progress.advance()
-            return completion
-
-        results = client.map_concurrent(classify, list(candidates.itertuples()), role="prefilter")
-    by_hash = dict(zip(candidates["content_hash"], results))
+        signals["cheap_score"] = scorer.cheap_scores(signals["kind"], title_vecs, rules, signals["icp_similarity"].to_numpy())
+        candidates = int((signals["cheap_score"] >= thresholds.llm_min_score).sum())
+        context.log.info(f"{len(signals)} signals; {candidates} at or above {thresholds.llm_min_score} go to the small model")
+        by_hash = classify_candidates(client, signals, ctx, pipeline.max_text_chars, thresholds.llm_min_score, context.log)
+        golden_report["cascade"] = evaluate_golden(client, scorer, golden, heldout_scores, ctx, pipeline)
+    context.log.info(f"golden set, held-out: cheap stage {golden_report['heldout']}, cascade {golden_report['cascade']}")
 
     rows = []
     for row in signals.itertuples():
         result = by_hash.get(row.content_hash)
-        value = result.value if result is not None and not isinstance(result, Exception) else {}
-        rec = result.record if result is not None and not isinstance(result, Exception) else None
+        value, rec = _answer(result)
         llm_score = value.get("score")
         final = scorer.blend(row.cheap_score, llm_score)
         rows.append({
@@ -140,20 +161,26 @@ def prefilter_scores(
         "final_score", "bucket", "model", "prompt_version", "llm_error", "llm_calls", "cache_tier",
         "latency_s", "tokens_in", "tokens_out", "run_id",
     ])
+    cascade = golden_report["cascade"]
     with duckdb.get_connection() as conn:
-        replace_partitions(conn, "prefilter_scores", dates, frame)
+        write_version(conn, "prefilter_scores", dates, context.run.run_id, frame)
+        conn.execute(
+            """INSERT INTO golden_evaluations (run_id, model, prompt_version, rows, precision, recall, f1, report)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [context.run.run_id, model, template.label, golden_report["golden_rows"], cascade["precision"],
+             cascade["recall"], cascade["f1"], json.dumps(golden_report)],
+        )
 
     buckets = {bucket: int((frame["bucket"] == bucket).sum()) for bucket in BUCKETS}
-    heldout = golden_report["heldout"]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(frame),
             "buckets": dg.MetadataValue.json(buckets),
-            "llm_candidates": len(candidates),
+            "llm_candidates": candidates,
             "llm_errors": int(frame["llm_error"].notna().sum()),
-            "golden/precision": heldout["precision"],
-            "golden/recall": heldout["recall"],
-            "golden/f1": heldout["f1"],
+            "golden/precision": cascade["precision"],
+            "golden/recall": cascade["recall"],
+            "golden/f1": cascade["f1"],
             "golden/report": dg.MetadataValue.json(golden_report),
             "model": model,
             "prompt_version": template.label,

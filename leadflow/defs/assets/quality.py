@@ -8,25 +8,28 @@ from dagster_duckdb import DuckDBResource
 
 from leadflow.defs.metadata import preview
 from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
+from leadflow.storage.publication import working_versions
 from leadflow.storage.warehouse import replace_partitions
 
 # One row per partition, derived from the stored rows, so the figures add up by construction
 # and stay right when an upstream partition is re-materialized.
 METRICS_SQL = """
 WITH days AS (SELECT UNNEST(?::DATE[]) AS partition_date),
+scores AS (SELECT p.* FROM prefilter_scores p JOIN working w USING (partition_date, run_id)),
+written AS (SELECT d.* FROM dossiers d JOIN working w USING (partition_date, run_id)),
 raw AS (SELECT partition_date, count(*) AS n FROM raw_signals GROUP BY ALL),
 quar AS (SELECT partition_date, count(*) AS n FROM quarantined_signals GROUP BY ALL),
 emb AS (SELECT partition_date, count(*) AS n FROM signal_embeddings GROUP BY ALL),
 pre AS (
   SELECT partition_date, count(*) AS n, count(*) FILTER (llm_used) AS llm_classified,
          count(*) FILTER (llm_error IS NOT NULL) AS llm_errors
-  FROM prefilter_scores GROUP BY ALL),
+  FROM scores GROUP BY ALL),
 dos AS (SELECT partition_date, count(*) FILTER (dossier IS NOT NULL) AS n,
-               count(*) FILTER (error IS NOT NULL) AS errors FROM dossiers GROUP BY ALL),
+               count(*) FILTER (error IS NOT NULL) AS errors FROM written GROUP BY ALL),
 calls AS (
-  SELECT partition_date, llm_calls, cache_tier, latency_s, tokens_in, tokens_out FROM prefilter_scores
+  SELECT partition_date, llm_calls, cache_tier, latency_s, tokens_in, tokens_out FROM scores
   UNION ALL
-  SELECT partition_date, llm_calls, cache_tier, latency_s, tokens_in, tokens_out FROM dossiers),
+  SELECT partition_date, llm_calls, cache_tier, latency_s, tokens_in, tokens_out FROM written),
 llm AS (
   SELECT partition_date, sum(llm_calls) AS llm_calls,
          count(*) FILTER (cache_tier IS NOT NULL) AS cache_hits,
@@ -49,8 +52,8 @@ ORDER BY d.partition_date
 """
 
 BUCKETS_SQL = """
-SELECT partition_date, bucket, count(*) AS n FROM prefilter_scores
-WHERE partition_date = ANY(?::DATE[]) GROUP BY ALL
+SELECT partition_date, bucket, count(*) AS n FROM prefilter_scores JOIN working USING (partition_date, run_id)
+GROUP BY ALL
 """
 
 
@@ -75,8 +78,11 @@ def _rate(numerator: int, denominator: int) -> float:
 def quality_metrics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     dates = partition_dates(context)
     with duckdb.get_connection() as conn:
+        versions = working_versions(conn, dates, context.run.run_id)
+        conn.register("working", pd.DataFrame({"partition_date": list(versions), "run_id": list(versions.values())},
+                                              columns=["partition_date", "run_id"]).astype({"run_id": "string"}))
         base = conn.execute(METRICS_SQL, [dates]).df()
-        buckets = conn.execute(BUCKETS_SQL, [dates]).df()
+        buckets = conn.execute(BUCKETS_SQL).df()
     rows = []
     for row in base.itertuples():
         day_buckets = buckets[buckets["partition_date"] == row.partition_date]

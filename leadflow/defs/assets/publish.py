@@ -1,0 +1,46 @@
+"""published_leads: the publish step of write-audit-publish.
+
+It runs only when every blocking check on the stages above passed in this run (a failed
+blocking check skips it), then moves each partition's publication pointer to this run's
+version. Users read the stable `leads` and `published_dossiers` views.
+"""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
+from leadflow.storage.publication import publish, working_versions
+
+
+@dg.asset(
+    deps=["prefilter_scores", "dossiers", "quality_metrics"],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool=DUCKDB_WRITE_POOL,
+    group_name="publish",
+    kinds={"duckdb"},
+    owners=["team:leadflow"],
+    description=(
+        "Publishes this run's version of prefilter_scores and dossiers for its partitions once "
+        "their blocking checks passed: the `leads` and `published_dossiers` views switch to it. "
+        "The previous version is kept; `leadflow rollback` or the rollback_partition job restores it."
+    ),
+)
+def published_leads(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    dates = partition_dates(context)
+    with duckdb.get_connection() as conn:
+        versions = working_versions(conn, dates, context.run.run_id)
+        replaced = publish(conn, versions, note=f"run {context.run.run_id}")
+        published_rows = conn.execute(
+            "SELECT count(*) FROM leads WHERE partition_date = ANY(?::DATE[])", [dates]
+        ).fetchone()[0]
+    changed = sum(1 for day, previous in replaced.items() if previous != versions[day])
+    context.log.info(f"published {len(versions)} partition(s) ({changed} changed version)")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": published_rows,
+            "partitions_published": len(versions),
+            "partitions_changed": changed,
+            "versions": dg.MetadataValue.json({str(day): run for day, run in list(versions.items())[:50]}),
+        }
+    )
