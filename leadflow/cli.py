@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import date, timedelta
 
-from leadflow.paths import PROJECT_ROOT, data_dir
+from leadflow.paths import PROJECT_ROOT
 
 
 def _instance():
@@ -29,7 +29,7 @@ def _definitions():
     return defs()
 
 
-def _signal_dates(limit_emails_to_month: bool) -> tuple[list[date], tuple[date, date] | None]:
+def _signal_dates(sources_path, limit_emails_to_month: bool) -> tuple[list[date], tuple[date, date] | None]:
     """The import-date partitions and the email date range the demo materializes."""
     from leadflow.defs.partitions import daily_partitions
     from leadflow.ingest import Rejection, load_sources, read_source
@@ -38,7 +38,7 @@ def _signal_dates(limit_emails_to_month: bool) -> tuple[list[date], tuple[date, 
     import_days: set[date] = set()
     email_days: list[date] = []
     start = daily_partitions.start.date()
-    for spec in load_sources(PROJECT_ROOT / "resources" / "sources.yaml"):
+    for spec in load_sources(sources_path):
         if not spec.enabled:
             continue
         import_date = import_date_of(spec, PROJECT_ROOT)
@@ -93,7 +93,8 @@ def demo(args) -> None:
               f"{', '.join(f'{m} {i.quantization}' for m, i in report.models.items())}")
         for problem in report.problems:
             print(f"    ! {problem}")
-    import_days, email_range = _signal_dates(limit_emails_to_month=not args.all)
+    pipeline = defs.resources["pipeline"]
+    import_days, email_range = _signal_dates(pipeline.path(pipeline.sources_path), limit_emails_to_month=not args.all)
     partitions = []
     for day in import_days:
         _run(job, instance, day, day)

@@ -51,6 +51,7 @@ class LLMResource(dg.ConfigurableResource):
     total_timeout_s: float = 600.0
     keep_alive: str = "30m"
     stream_dossiers: bool = True
+    prompts_dir: str = Field(default="prompts", description="Prompt templates (relative to the project root).")
     _safe_profile: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -76,7 +77,7 @@ class LLMResource(dg.ConfigurableResource):
             threads=self.threads,
             model_dir=str(resolve(self.model_dir) if self.model_dir else data_dir() / "models"),
             catalog_path=str(PROJECT_ROOT / "resources" / "models.yaml"),
-            prompts_dir=str(PROJECT_ROOT / "prompts"),
+            prompts_dir=str(resolve(self.prompts_dir)),
             cache_memory_mb=self.cache_memory_mb,
             cache_path="" if self.cache_path == "off" else str(resolve(self.cache_path) if self.cache_path else data_dir() / "llm_cache.sqlite"),
             redis_url=self.redis_url,
@@ -157,7 +158,16 @@ def _llm_from_env() -> LLMResource:
         cache_memory_mb=int(_env("LEADFLOW_CACHE_MEMORY_MB", "64")),
         cache_path=_env("LEADFLOW_CACHE_PATH", ""),
         model_dir=_env("LEADFLOW_MODEL_DIR", ""),
+        prompts_dir=_env("LEADFLOW_PROMPTS_DIR", "prompts"),
         redis_url=_env("LEADFLOW_REDIS_URL", ""),
+    )
+
+
+def _pipeline_from_env() -> PipelineSettings:
+    return PipelineSettings(
+        sources_path=_env("LEADFLOW_SOURCES_PATH", "resources/sources.yaml"),
+        dossier_threshold=int(_env("LEADFLOW_DOSSIER_THRESHOLD", "70")),
+        llm_min_score=int(_env("LEADFLOW_LLM_MIN_SCORE", "30")),
     )
 
 
@@ -167,6 +177,6 @@ def resources() -> dg.Definitions:
         resources={
             "duckdb": DuckDBResource(database=_env("LEADFLOW_DUCKDB_PATH", str(data_dir() / "leadflow.duckdb"))),
             "llm": _llm_from_env(),
-            "pipeline": PipelineSettings(),
+            "pipeline": _pipeline_from_env(),
         }
     )

@@ -134,8 +134,9 @@ def _prune(conn: duckdb.DuckDBPyConnection, partition_dates: list[date]) -> None
         f"""
         CREATE OR REPLACE TEMP TABLE prunable AS
         SELECT w.partition_date, w.run_id FROM (
-            SELECT partition_date, run_id, row_number() OVER (PARTITION BY partition_date ORDER BY max(seq) DESC) AS age
-            FROM version_status WHERE status = 'written' AND partition_date = ANY(?::DATE[]) GROUP BY ALL) w
+            SELECT partition_date, run_id, row_number() OVER (PARTITION BY partition_date ORDER BY last_seq DESC) AS age
+            FROM (SELECT partition_date, run_id, max(seq) AS last_seq FROM version_status
+                  WHERE status = 'written' AND partition_date = ANY(?::DATE[]) GROUP BY partition_date, run_id)) w
         WHERE w.age > {KEEP_VERSIONS}
           AND NOT EXISTS (SELECT 1 FROM publications p WHERE p.partition_date = w.partition_date AND
                           (p.run_id = w.run_id OR p.prev_run_id = w.run_id))

@@ -48,23 +48,23 @@ TABLES: dict[str, str] = {
         buckets JSON, llm JSON, run_id VARCHAR""",
     "version_status": """
         partition_date DATE NOT NULL, run_id VARCHAR NOT NULL, status VARCHAR NOT NULL,
-        detail VARCHAR, seq BIGINT DEFAULT nextval('leadflow_seq'), at TIMESTAMP DEFAULT now()""",
+        detail VARCHAR, seq BIGINT DEFAULT nextval('leadflow_seq'), recorded_at TIMESTAMP DEFAULT now()""",
     "publications": """
         partition_date DATE NOT NULL, run_id VARCHAR, prev_run_id VARCHAR, action VARCHAR NOT NULL,
-        note VARCHAR, seq BIGINT DEFAULT nextval('leadflow_seq'), at TIMESTAMP DEFAULT now()""",
+        note VARCHAR, seq BIGINT DEFAULT nextval('leadflow_seq'), recorded_at TIMESTAMP DEFAULT now()""",
     "golden_evaluations": """
-        run_id VARCHAR NOT NULL, model VARCHAR, prompt_version VARCHAR, rows INTEGER,
+        run_id VARCHAR NOT NULL, model VARCHAR, prompt_version VARCHAR, golden_rows INTEGER,
         precision DOUBLE, recall DOUBLE, f1 DOUBLE, report JSON,
-        seq BIGINT DEFAULT nextval('leadflow_seq'), at TIMESTAMP DEFAULT now()""",
+        seq BIGINT DEFAULT nextval('leadflow_seq'), recorded_at TIMESTAMP DEFAULT now()""",
     "incidents": """
         run_id VARCHAR NOT NULL, job VARCHAR, partitions VARCHAR, error VARCHAR,
-        at TIMESTAMP DEFAULT now()""",
+        recorded_at TIMESTAMP DEFAULT now()""",
 }
 VERSIONED = ("prefilter_scores", "dossiers")
 
 VIEWS = {
     "current_publications": """
-        SELECT partition_date, run_id, prev_run_id, action, at FROM publications
+        SELECT partition_date, run_id, prev_run_id, action, recorded_at FROM publications
         QUALIFY row_number() OVER (PARTITION BY partition_date ORDER BY seq DESC) = 1""",
     "leads": """
         SELECT p.* FROM prefilter_scores p

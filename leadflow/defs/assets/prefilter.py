@@ -165,7 +165,7 @@ def prefilter_scores(
     with duckdb.get_connection() as conn:
         write_version(conn, "prefilter_scores", dates, context.run.run_id, frame)
         conn.execute(
-            """INSERT INTO golden_evaluations (run_id, model, prompt_version, rows, precision, recall, f1, report)
+            """INSERT INTO golden_evaluations (run_id, model, prompt_version, golden_rows, precision, recall, f1, report)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
             [context.run.run_id, model, template.label, golden_report["golden_rows"], cascade["precision"],
              cascade["recall"], cascade["f1"], json.dumps(golden_report)],

@@ -1,0 +1,53 @@
+"""`python -m bench [--quick] [--scale N]`: run the benchmark suite and write bench/results/<UTC>.json/.md."""
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from bench.runner import Config, run, write_results
+
+PHASES = ("raw", "naive", "w2", "overhead", "rss")
+
+
+def _ints(value: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in value.split(",") if x.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply workload sizes (default 1: ~10 min on an idle 2-core machine)")
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run (~2-4 min), ignores --scale")
+    parser.add_argument("--naive-signals", type=int, help="signals the naive pipeline processes (default 3 x scale)")
+    parser.add_argument("--w1-unique", type=int, help="unique postings in W1 (default 30 x scale; 70 %% repeats are added)")
+    parser.add_argument("--w2-messages", type=int, help="mbox messages in W2 (default 150 x scale)")
+    parser.add_argument("--overhead-days", type=int, help="empty partitions in the overhead backfill (default 365)")
+    parser.add_argument("--raw-concurrency", type=_ints, help="concurrencies the raw engine tries, e.g. 1,2,4")
+    parser.add_argument("--skip", type=lambda v: tuple(x for x in v.split(",") if x), default=(),
+                        help=f"comma-separated phases to skip: {', '.join(PHASES)}")
+    parser.add_argument("--data-dir", help="data root holding jobs/ and emails/ (default ../shared/data, "
+                                           "else resources/samples)")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"), help="results directory")
+    parser.add_argument("--workdir", help="keep work files here (default: a temp dir, deleted after the run)")
+    parser.add_argument("--keep-workdir", action="store_true", help="do not delete the temp work directory")
+    args = parser.parse_args(argv)
+    unknown = set(args.skip) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phase(s) to skip: {', '.join(sorted(unknown))}")
+    command = " ".join([".venv/bin/python -m bench", *map(shlex.quote, argv if argv is not None else sys.argv[1:])])
+    cfg = Config.build(
+        scale=args.scale, quick=args.quick, naive_signals=args.naive_signals, w1_unique=args.w1_unique,
+        w2_messages=args.w2_messages, overhead_days=args.overhead_days, raw_concurrency=args.raw_concurrency,
+        data_dir=args.data_dir, out_dir=args.out, workdir=args.workdir, keep_workdir=args.keep_workdir,
+        skip=args.skip, command=command,
+    )
+    results = run(cfg)
+    json_path, md_path, markdown = write_results(results, Path(cfg.out_dir))
+    print(markdown)
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""Probes that watch leadflow from the outside (no change to leadflow itself).
+
+- `EngineProbe` wraps the xllamacpp servers leadflow loads: every request body that reaches
+  the engine (so the raw-engine floor can replay exactly those) and the engine's own timings
+  (prefill vs decode, cached prompt tokens).
+- `ClientProbe` wraps one `LLMClient` instance: wall time of each LLM stage
+  (`map_concurrent` per role), of `embed_many`, and the `complete_json` calls it served.
+- `TimedDuckDBResource` times every connection block the assets open.
+- `step_timings` reads per-step durations from the Dagster event log.
+- `CpuWatch` tells how busy the machine was (others' load makes timings noisy).
+"""
+
+import os
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagster_duckdb import DuckDBResource
+
+from leadflow.llm.backends.embedded import EmbeddedBackend
+
+
+class Phase:
+    """The workload phase records are tagged with (set by the runner)."""
+
+    name = "setup"
+
+
+class EngineProbe:
+    _installed = False
+    entries: list[dict] = []
+    _lock = threading.Lock()
+
+    @classmethod
+    def install(cls) -> None:
+        """Wrap `EmbeddedBackend.engine` so every handle it returns talks through a proxy."""
+        if cls._installed:
+            return
+        original = EmbeddedBackend.engine
+
+        def engine(self, model, num_ctx=None, embedding=False):
+            handle = original(self, model, num_ctx, embedding)
+            if not isinstance(handle.server, _ServerProxy):
+                handle.server = _ServerProxy(handle.server, Path(handle.path).stem, handle)
+            return handle
+
+        EmbeddedBackend.engine = engine
+        cls._installed = True
+
+    @classmethod
+    def add(cls, entry: dict) -> None:
+        with cls._lock:
+            cls.entries.append(entry)
+
+    @classmethod
+    def select(cls, *phases: str, kind: str | None = None) -> list[dict]:
+        with cls._lock:
+            return [e for e in cls.entries if e["phase"] in phases and (kind is None or e["kind"] == kind)]
+
+
+class _ServerProxy:
+    """Forwards to the real xllamacpp server and records what went through it."""
+
+    def __init__(self, server, model: str, handle):
+        self._server = server
+        self._model = model
+        self._n_parallel = None
+        self._ctx_per_slot = handle.ctx_per_slot
+
+    def handle_chat_completions(self, body, callback=None):
+        started = time.perf_counter()
+        phase = Phase.name
+        if callback is None:
+            result = self._server.handle_chat_completions(body)
+            timings = (result or {}).get("timings") or {} if isinstance(result, dict) else {}
+        else:
+            state = {"timings": {}}
+
+            def on_chunk(chunk):
+                if isinstance(chunk, dict) and chunk.get("timings"):
+                    state["timings"] = chunk["timings"]
+                callback(chunk)
+
+            result = self._server.handle_chat_completions(body, on_chunk)
+            timings = state["timings"]
+        ended = time.perf_counter()
+        EngineProbe.add({
+            "phase": phase, "kind": "chat", "model": self._model, "ctx_per_slot": self._ctx_per_slot,
+            "body": {k: v for k, v in body.items() if k != "stream"}, "stream": bool(body.get("stream")),
+            "t0": started, "t1": ended, "wall_s": ended - started, **_timing_fields(timings),
+        })
+        return result
+
+    def handle_embeddings(self, body):
+        started = time.perf_counter()
+        phase = Phase.name
+        result = self._server.handle_embeddings(body)
+        ended = time.perf_counter()
+        usage = (result.get("usage") or {}) if isinstance(result, dict) else {}
+        inputs = body.get("input") or []
+        EngineProbe.add({
+            "phase": phase, "kind": "embed", "model": self._model, "inputs": len(inputs),
+            "input_chars": sum(len(t) for t in inputs), "prompt_n": int(usage.get("prompt_tokens") or 0),
+            "t0": started, "t1": ended, "wall_s": ended - started,
+        })
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._server, name)
+
+
+def _timing_fields(timings: dict) -> dict:
+    return {
+        "prompt_n": int(timings.get("prompt_n") or 0),
+        "cache_n": int(timings.get("cache_n") or 0),
+        "prompt_ms": float(timings.get("prompt_ms") or 0.0),
+        "predicted_n": int(timings.get("predicted_n") or 0),
+        "predicted_ms": float(timings.get("predicted_ms") or 0.0),
+    }
+
+
+def union_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Wall time covered by possibly overlapping intervals."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+class ClientProbe:
+    """Times the LLM stages of one client instance (instance attributes shadow the methods)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.stages: list[dict] = []
+        self.calls: list[dict] = []
+        self._lock = threading.Lock()
+        map_concurrent, embed_many, complete_json = client.map_concurrent, client.embed_many, client.complete_json
+
+        def timed_map(fn, items, role, on_done=None):
+            items = list(items)
+            before = len(EngineProbe.select(Phase.name, kind="chat"))
+            started = time.perf_counter()
+            try:
+                return map_concurrent(fn, items, role, on_done)
+            finally:
+                ended = time.perf_counter()
+                engine_calls = len(EngineProbe.select(Phase.name, kind="chat")) - before
+                self._add({"phase": Phase.name, "op": "map_concurrent", "role": role, "items": len(items),
+                           "engine_calls": engine_calls, "t0": started, "t1": ended, "wall_s": ended - started})
+
+        def timed_embed(texts, role="embed"):
+            started = time.perf_counter()
+            try:
+                return embed_many(texts, role)
+            finally:
+                ended = time.perf_counter()
+                self._add({"phase": Phase.name, "op": "embed_many", "role": role, "items": len(texts),
+                           "t0": started, "t1": ended, "wall_s": ended - started})
+
+        def recorded_complete(role, template_id, variables, validator=None):
+            with self._lock:
+                self.calls.append({"phase": Phase.name, "role": role, "template_id": template_id,
+                                   "variables": dict(variables), "validator": validator})
+            return complete_json(role, template_id, variables, validator)
+
+        client.map_concurrent = timed_map
+        client.embed_many = timed_embed
+        client.complete_json = recorded_complete
+        self.raw_complete_json = complete_json
+        self.raw_embed_many = embed_many
+
+    def _add(self, entry: dict) -> None:
+        with self._lock:
+            self.stages.append(entry)
+
+    def select(self, phase: str, op: str | None = None) -> list[dict]:
+        with self._lock:
+            return [s for s in self.stages if s["phase"] == phase and (op is None or s["op"] == op)]
+
+
+class DuckTimer:
+    entries: list[dict] = []
+    _lock = threading.Lock()
+
+    @classmethod
+    def add(cls, seconds: float) -> None:
+        with cls._lock:
+            cls.entries.append({"phase": Phase.name, "wall_s": seconds})
+
+    @classmethod
+    def total(cls, phase: str) -> tuple[float, int]:
+        with cls._lock:
+            rows = [e["wall_s"] for e in cls.entries if e["phase"] == phase]
+        return sum(rows), len(rows)
+
+
+class TimedDuckDBResource(DuckDBResource):
+    """DuckDBResource whose connection blocks (open, SQL, commit, close) are timed."""
+
+    @contextmanager
+    def get_connection(self):
+        started = time.perf_counter()
+        try:
+            with super().get_connection() as conn:
+                yield conn
+        finally:
+            DuckTimer.add(time.perf_counter() - started)
+
+
+def step_timings(instance, run_id: str) -> dict:
+    """Per-step durations, run duration and event count from the Dagster event log."""
+    starts: dict[str, float] = {}
+    steps: dict[str, float] = {}
+    run_start = run_end = None
+    events = 0
+    for record in instance.all_logs(run_id):
+        events += 1
+        event = record.dagster_event
+        if event is None:
+            continue
+        kind = event.event_type_value
+        if kind == "RUN_START":
+            run_start = record.timestamp
+        elif kind in ("RUN_SUCCESS", "RUN_FAILURE"):
+            run_end = record.timestamp
+        elif kind == "STEP_START":
+            starts[event.step_key] = record.timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
+            steps[event.step_key] = round(record.timestamp - starts[event.step_key], 4)
+    return {
+        "steps_s": steps,
+        "steps_total_s": round(sum(steps.values()), 4),
+        "run_s": round(run_end - run_start, 4) if run_start and run_end else None,
+        "event_log_entries": events,
+    }
+
+
+def _proc_stat() -> tuple[float, float]:
+    with open("/proc/stat") as f:
+        fields = [float(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields), idle
+
+
+def vm_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Linux: writing 5 to clear_refs resets VmHWM to the current RSS (per-phase peaks)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class CpuWatch:
+    """Wall time, this process's CPU time and the whole machine's busy time over a phase."""
+
+    def __init__(self):
+        self.wall0 = time.perf_counter()
+        self.cpu0 = _own_cpu()
+        self.total0, self.idle0 = _proc_stat()
+        self.ticks = os.sysconf("SC_CLK_TCK")
+        self.cores = os.cpu_count() or 1
+
+    def stop(self) -> dict:
+        wall = time.perf_counter() - self.wall0
+        own = _own_cpu() - self.cpu0
+        total, idle = _proc_stat()
+        busy_cores = ((total - self.total0) - (idle - self.idle0)) / self.ticks / max(wall, 1e-9)
+        own_cores = own / max(wall, 1e-9)
+        return {
+            "wall_s": round(wall, 3),
+            "own_cpu_s": round(own, 3),
+            "own_cores": round(own_cores, 2),
+            "machine_busy_cores": round(min(busy_cores, self.cores), 2),
+            "others_busy_cores": round(max(busy_cores - own_cores, 0.0), 2),
+        }
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system

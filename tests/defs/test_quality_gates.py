@@ -1,0 +1,107 @@
+"""Quality gates end to end: a bad batch is never published, the failed-check sensor handles
+each failure once, and a rollback restores the previous published version."""
+
+import dagster as dg
+import pandas as pd
+import pytest
+import yaml
+
+from leadflow.defs.jobs import rollback_partition
+from leadflow.defs.sensors import PROFILE_TAG, SAFE_PROFILE, quality_gate_sensor
+from tests.defs.conftest import IMPORT_DAY, make_workspace, materialize, table
+
+DAY = IMPORT_DAY.isoformat()
+
+
+@pytest.fixture(scope="module")
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, model_dir, shared_llm_cache):
+    return make_workspace(tmp_path_factory.mktemp("gates"), model_dir, shared_llm_cache, dossier_threshold=101)
+
+
+def _set_prompt_max_tokens(workspace, max_tokens: int, version: int) -> None:
+    path = workspace["prompts"] / "classify_signal.yaml"
+    template = yaml.safe_load(path.read_text())
+    template["defaults"]["max_tokens"] = max_tokens
+    template["version"] = version
+    path.write_text(yaml.safe_dump(template, sort_keys=False))
+
+
+def _materialized(result) -> set[str]:
+    return {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+
+
+def _leads(workspace) -> pd.DataFrame:
+    return table(workspace, "leads")
+
+
+@pytest.fixture(scope="module")
+def good_run(workspace, instance):
+    result = materialize(workspace, DAY, instance=instance)
+    assert result.success
+    return result
+
+
+def test_a_good_batch_passes_every_check_and_is_published(workspace, good_run):
+    evaluations = good_run.get_asset_check_evaluations()
+    assert evaluations and all(e.passed for e in evaluations if e.severity == dg.AssetCheckSeverity.ERROR)
+    golden = {e.check_name: e.metadata for e in evaluations}["prefilter_golden_set"]
+    assert 0 <= golden["f1"].value <= 1 and golden["prompt_version"].value == "classify_signal@v1"
+    assert "published_leads" in _materialized(good_run)
+    assert set(_leads(workspace)["run_id"]) == {good_run.run_id}
+
+
+@pytest.fixture(scope="module")
+def broken_run(workspace, instance, good_run):
+    published_before = _leads(workspace)
+    _set_prompt_max_tokens(workspace, max_tokens=4, version=99)  # every answer is cut off: invalid JSON
+    try:
+        result = materialize(workspace, DAY, instance=instance)
+    finally:
+        _set_prompt_max_tokens(workspace, max_tokens=96, version=1)
+    return result, published_before
+
+
+def test_a_prompt_that_breaks_the_json_is_blocked_and_never_published(workspace, broken_run):
+    result, published_before = broken_run
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert "prefilter_valid_output_rate" in failed
+    assert _materialized(result) == {"raw_signals", "signal_embeddings", "prefilter_scores"}
+    pd.testing.assert_frame_equal(_leads(workspace), published_before)  # the published view is unchanged
+    broken = table(workspace, "prefilter_scores").query("run_id == @result.run_id")
+    assert len(broken) and broken.loc[broken["cheap_score"] >= 30, "llm_error"].notna().all()
+
+
+def test_the_sensor_quarantines_the_failed_version_and_requests_one_safe_rerun(workspace, instance, broken_run):
+    result, _ = broken_run
+    resources = {"duckdb": workspace["resources"]["duckdb"]}
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        first = quality_gate_sensor(context)
+    assert [r.partition_key for r in first.run_requests] == [DAY]
+    assert first.run_requests[0].tags[PROFILE_TAG] == SAFE_PROFILE
+    statuses = table(workspace, "version_status").query("run_id == @result.run_id")
+    assert "failed" in set(statuses["status"])
+    with dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor) as context:
+        second = quality_gate_sensor(context)
+    assert second.run_requests == []  # each failure is handled exactly once
+
+
+def test_rollback_restores_the_previous_published_version(workspace, instance, good_run, broken_run):
+    again = materialize(workspace, DAY, instance=instance)  # answers come from the cache
+    assert again.success
+    assert set(_leads(workspace)["run_id"]) == {again.run_id}
+    rolled = rollback_partition.execute_in_process(
+        run_config={"ops": {"rollback_published_version": {"config": {"partition_date": DAY}}}},
+        resources={"duckdb": workspace["resources"]["duckdb"]},
+        instance=instance,
+    )
+    assert rolled.success
+    assert set(_leads(workspace)["run_id"]) == {good_run.run_id}
+    history = table(workspace, "publications")
+    assert list(history.sort_values("seq")["action"]) == ["publish", "publish", "rollback"]
