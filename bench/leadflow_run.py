@@ -93,6 +93,11 @@ class Leadflow:
             checks_failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
         except Exception:  # noqa: BLE001 - a report detail, never a reason to stop the benchmark
             pass
+        errors: dict[str, int] = {}
+        for rec in records:
+            if rec.error:
+                reason = rec.error.split(":", 1)[-1].strip()[:90]
+                errors[f"{rec.role}/{rec.model}: {reason}"] = errors.get(f"{rec.role}/{rec.model}: {reason}", 0) + 1
         by_role = {role: summarize([r for r in records if r.role == role]) for role in sorted({r.role for r in records})}
         stages = self.probe.select(phase)
         llm_maps = [s for s in stages if s["op"] == "map_concurrent" and s["role"] in ("prefilter", "dossier")]
@@ -113,6 +118,7 @@ class Leadflow:
             "dagster": step_timings(self.instance, result.run_id),
             "llm": summarize(records),
             "llm_by_role": by_role,
+            "llm_errors": errors,
             "hit_latency_us": _hit_latencies(records),
             "stages": {
                 # Miss path: wall time of the LLM stages that reached the engine.

@@ -45,7 +45,7 @@ class Config:
     @classmethod
     def build(cls, scale: float = 1.0, quick: bool = False, **overrides) -> "Config":
         if quick:
-            base = dict(w1_unique=8, naive_signals=1, w2_messages=40, overhead_days=60, rss_copies=(1, 2),
+            base = dict(w1_unique=6, naive_signals=1, w2_messages=30, overhead_days=30, rss_copies=(1, 2),
                         raw_concurrency=(2,), lookups=5000)
         else:
             base = dict(

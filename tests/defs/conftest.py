@@ -54,6 +54,7 @@ def slice_mbox(target: Path, messages: int) -> None:
 def make_workspace(
     root: Path, model_dir: Path, cache_path: Path | None = None, emails: int = 12, **pipeline
 ) -> dict:
+    root.mkdir(parents=True, exist_ok=True)
     jobs = slice_jobs(root / "jobs.jsonl")
     slice_mbox(root / "emails.mbox", emails)
     sources = {"sources": [

@@ -1,0 +1,126 @@
+"""Backfills: a multi-day range is one run, empty days materialize with zero rows, and a backfill
+killed midway resumes with zero repeated LLM calls and the same final rows."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from leadflow.ingest.emails import iter_mbox_messages
+from leadflow.paths import PROJECT_ROOT
+from tests.conftest import SMALL_MODEL
+from tests.defs.conftest import ASSETS, CHECKS, IMPORT_DAY, SAMPLES, make_workspace, materialize, table
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def _month_of_email(target, year_month: bytes) -> None:
+    """The sample messages of one month (e.g. b'Jul 2001'): the backlog of a month-long backfill."""
+    with target.open("wb") as out:
+        for raw in iter_mbox_messages(SAMPLES / "enron_sample.mbox"):
+            header = raw.split(b"\n\n", 1)[0]
+            if any(line.startswith(b"Date:") and year_month in line for line in header.splitlines()):
+                out.write(b"From leadflow-test Sat Nov 21 00:00:00 2026\n" + raw.rstrip(b"\n") + b"\n\n")
+
+
+def _range(workspace, first: str, last: str, instance=None):
+    return dg.materialize(
+        [*ASSETS, *CHECKS],
+        resources=workspace["resources"],
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        tags={RANGE_START: first, RANGE_END: last},
+        raise_on_error=False,
+    )
+
+
+def test_a_month_of_email_backfills_as_one_run_with_empty_days_at_zero(tmp_path, model_dir, shared_llm_cache):
+    workspace = make_workspace(tmp_path, model_dir, shared_llm_cache, dossier_threshold=101)
+    _month_of_email(tmp_path / "emails.mbox", b"Jul 2001")
+    with dg.instance_for_test() as instance:
+        result = _range(workspace, "2001-07-01", "2001-07-31", instance)
+        assert result.success
+        assert len(instance.get_runs()) == 1  # one run for the whole range
+        materialized = instance.get_materialized_partitions(dg.AssetKey("raw_signals"))
+    assert len(materialized) == 31  # empty days included: a skipped day would fail the backfill
+    raw = table(workspace, "raw_signals")
+    emails = raw[raw["kind"] == "email"]
+    assert len(emails) >= 5 and emails["partition_date"].dt.month.eq(7).all()
+    metrics = table(workspace, "quality_metrics")
+    assert len(metrics) == 31 and metrics["signals"].sum() == len(raw)
+    assert (metrics["signals"] == 0).sum() >= 20
+    published = table(workspace, "current_publications")
+    assert len(published) == 31
+
+
+def _cached_answers(path) -> int:
+    if not os.path.exists(path):
+        return 0
+    with sqlite3.connect(path, timeout=5) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM llm_cache WHERE kind = 'classification'").fetchone()[0]
+        except sqlite3.OperationalError:  # table not created yet
+            return 0
+
+
+def test_a_killed_backfill_resumes_without_repeating_llm_calls(tmp_path, model_dir):
+    first, last = (IMPORT_DAY - timedelta(days=2)).isoformat(), IMPORT_DAY.isoformat()
+    workspace = make_workspace(tmp_path, model_dir, tmp_path / "home" / "llm_cache.sqlite",
+                               dossier_threshold=101)
+    home = tmp_path / "home"
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "LEADFLOW_HOME": str(home),
+        "LEADFLOW_MODEL_DIR": str(model_dir),
+        "LEADFLOW_SOURCES_PATH": str(tmp_path / "sources.yaml"),
+        "LEADFLOW_PROMPTS_DIR": str(workspace["prompts"]),
+        "LEADFLOW_DOSSIER_MODEL": SMALL_MODEL,
+        "LEADFLOW_DOSSIER_THRESHOLD": "101",
+        "LEADFLOW_CACHE_PATH": str(home / "llm_cache.sqlite"),
+        "LEADFLOW_DUCKDB_PATH": str(tmp_path / "leadflow.duckdb"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leadflow.cli", "backfill", first, last],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while _cached_answers(home / "llm_cache.sqlite") < 3:
+        assert process.poll() is None, "the backfill ended before it could be killed"
+        assert time.monotonic() < deadline, "no LLM answer was cached in time"
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # a crash: no cleanup, no finally blocks
+    process.wait(timeout=30)
+    answered_before_kill = _cached_answers(home / "llm_cache.sqlite")
+
+    client = workspace["resources"]["llm"].client()
+    with client.metrics.track() as recorder:
+        resumed = _range(workspace, first, last)
+    assert resumed.success
+    prefilter = [r for r in recorder.records if r.role == "prefilter"]
+    misses = [r for r in prefilter if r.cache_tier is None and not r.coalesced]
+    answered_after = _cached_answers(home / "llm_cache.sqlite")
+    # Every answer the killed run obtained is served from the cache; only the rest reach the engine.
+    assert sum(1 for r in prefilter if r.cache_tier == "sqlite") >= answered_before_kill
+    assert len(misses) == answered_after - answered_before_kill
+    resumed_leads = table(workspace, "leads")
+
+    # An uninterrupted run over the same cache costs no LLM call and yields the same rows.
+    fresh = make_workspace(tmp_path / "fresh", model_dir, home / "llm_cache.sqlite", dossier_threshold=101)
+    with client.metrics.track() as recorder:
+        assert _range(fresh, first, last).success
+    assert recorder.summary()["llm_calls"] == 0
+    volatile = ["run_id", "cache_tier", "latency_s", "llm_calls", "tokens_in", "tokens_out"]
+    pd.testing.assert_frame_equal(
+        resumed_leads.drop(columns=volatile).reset_index(drop=True),
+        table(fresh, "leads").drop(columns=volatile).reset_index(drop=True),
+    )
