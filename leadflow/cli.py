@@ -88,7 +88,7 @@ def demo(args) -> None:
     llm = defs.resources["llm"]
     print("--> checking models and engine (first run assembles and verifies the model files)", flush=True)
     client = llm.client()
-    for report in doctor_reports(client):
+    for report in client.health():
         print(f"    {report.kind} {report.endpoint}: {'ok' if report.ok else 'PROBLEMS'} "
               f"{', '.join(f'{m} {i.quantization}' for m, i in report.models.items())}")
         for problem in report.problems:
@@ -143,26 +143,12 @@ def print_summary(defs, client, partitions, wall_s: float) -> None:
     print("Open the UI with `make ui` (http://127.0.0.1:3000) to see lineage, metadata and checks.")
 
 
-def doctor_reports(client):
-    reports = []
-    seen = set()
-    for role, pool in client.pools.items():
-        for backend in pool.backends:
-            models = client.model_chain(role)
-            key = (backend.endpoint, tuple(models))
-            if key in seen:
-                continue
-            seen.add(key)
-            reports.append(backend.health(models))
-    return reports
-
-
 def doctor(args) -> None:
     from leadflow.defs.resources import _llm_from_env
 
     client = _llm_from_env().client()
     ok = True
-    for report in doctor_reports(client):
+    for report in client.health():
         ok &= report.ok
         print(f"{report.kind:8s} {report.endpoint} {report.version} -> {'ok' if report.ok else 'FAILED'}")
         for name, info in report.models.items():
@@ -170,15 +156,10 @@ def doctor(args) -> None:
         for problem in report.problems:
             print(f"    ! {problem}")
     if ok and args.probe:
-        started = time.perf_counter()
-        model = client.model_chain("prefilter")[0]
-        from leadflow.llm.types import ChatRequest
-
-        response = client.pool("prefilter").backends[0].chat(
-            ChatRequest(model=model, messages=({"role": "user", "content": "Say OK"},), max_tokens=1),
-            client.settings.timeouts,
-        )
-        print(f"one-token probe on {model}: {response.text!r} in {time.perf_counter() - started:.2f}s")
+        for role in ("prefilter", "dossier"):
+            started = time.perf_counter()
+            response = client.probe(role)
+            print(f"one-token probe of {role} ({response.model}): {response.text!r} in {time.perf_counter() - started:.2f}s")
     sys.exit(0 if ok else 1)
 
 

@@ -13,7 +13,7 @@ from pydantic import Field, PrivateAttr
 
 from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.factory import LLMSettings, shared_client
-from leadflow.llm.types import Timeouts
+from leadflow.llm.types import LLMHealthError, Timeouts
 from leadflow.paths import PROJECT_ROOT, data_dir, resolve
 from leadflow.scoring.cascade import Thresholds
 
@@ -54,10 +54,19 @@ class LLMResource(dg.ConfigurableResource):
     prompts_dir: str = Field(default="prompts", description="Prompt templates (relative to the project root).")
     _safe_profile: bool = PrivateAttr(default=False)
 
+    warm_up: bool = Field(default=True, description="Health check, model preload and probe at run start.")
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Runs tagged leadflow/profile=safe (the quality-gate sensor's re-runs) use full precision.
         run = context.dagster_run
         self._safe_profile = bool(run and run.tags.get("leadflow/profile") == "safe")
+        if self.warm_up:
+            try:
+                loads = self.client().ensure_ready(self.keep_alive)
+            except LLMHealthError as exc:
+                raise dg.Failure(description=str(exc)) from None
+            if context.log is not None and any(loads.values()):
+                context.log.info(f"LLM models ready: {', '.join(f'{k} {v:.1f}s' for k, v in loads.items())}")
 
     def settings(self) -> LLMSettings:
         overrides = tuple(

@@ -30,6 +30,8 @@ from leadflow.llm.types import (
     ChatRequest,
     ChatResponse,
     CircuitOpen,
+    HealthReport,
+    LLMHealthError,
     InvalidOutput,
     LLMError,
     ModelMissing,
@@ -90,6 +92,7 @@ class LLMClient:
         self._inflight: dict[str, Future] = {}
         self._inflight_lock = threading.Lock()
         self._digests: dict[tuple[str, str], str] = {}
+        self._ready: dict[str, float] | None = None
 
     # ---- model selection -------------------------------------------------------------------
 
@@ -366,6 +369,50 @@ class LLMClient:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"llm-{role}") as executor:
             list(executor.map(run, enumerate(items)))
         return results
+
+    # ---- health and warm-up -------------------------------------------------------------------
+
+    def health(self) -> list[HealthReport]:
+        """One report per endpoint: reachable, version, every model of every role present
+        (digest, quantization)."""
+        reports: dict[str, HealthReport] = {}
+        for role, pool in self.pools.items():
+            for backend in pool.backends:
+                report = backend.health(self.model_chain(role))
+                merged = reports.setdefault(backend.endpoint, report)
+                if merged is not report:
+                    merged.models.update(report.models)
+                    merged.problems.extend(p for p in report.problems if p not in merged.problems)
+        return list(reports.values())
+
+    def probe(self, role: str) -> ChatResponse:
+        """A one-token request to the role's primary model on its first endpoint."""
+        model = self.model_chain(role)[0]
+        request = ChatRequest(model=model, messages=({"role": "user", "content": "Say OK"},), max_tokens=1)
+        return self.pool(role).backends[0].chat(request, self.settings.timeouts)
+
+    def ensure_ready(self, keep_alive: str = "30m") -> dict[str, float]:
+        """Health check, warm-up and one-token probes, once per client; raises LLMHealthError
+        with every problem in plain words. Returns the model load times in seconds."""
+        with self._inflight_lock:
+            if self._ready is not None:
+                return self._ready
+        problems = [problem for report in self.health() for problem in report.problems]
+        if problems:
+            raise LLMHealthError("LLM backends are not ready:\n  - " + "\n  - ".join(problems))
+        loads = {}
+        for role, pool in self.pools.items():
+            model = self.model_chain(role)[0]
+            for backend in pool.backends:
+                loads[f"{role}:{model}@{backend.endpoint}"] = backend.warm(model, keep_alive, embedding=role == "embed")
+            if role != "embed":
+                try:
+                    self.probe(role)
+                except LLMError as exc:
+                    raise LLMHealthError(f"one-token probe of {model} ({role}) failed: {exc}") from exc
+        with self._inflight_lock:
+            self._ready = loads
+        return loads
 
     # ---- embeddings ----------------------------------------------------------------------------
 

@@ -127,5 +127,9 @@ class InvalidOutput(LLMError):
         self.text = text
 
 
+class LLMHealthError(LLMError):
+    """A backend or model is not usable; the message says what and how to fix it."""
+
+
 class CircuitOpen(LLMError):
     """Every endpoint for a model is cooling down after repeated failures."""

@@ -25,7 +25,7 @@ from leadflow.llm.client import REPAIR_INSTRUCTION, ClientSettings, LLMClient
 from leadflow.llm.context_window import DEFAULT_BUCKETS, choose_num_ctx, estimate_tokens
 from leadflow.llm.pool import EndpointPool
 from leadflow.llm.prompts import PromptLibrary
-from leadflow.llm.types import ChatRequest, LLMError, RequestRejected, Timeouts
+from leadflow.llm.types import ChatRequest, LLMError, LLMHealthError, RequestRejected, Timeouts
 from tests.llm.conftest import EMBEDDER, OLLAMA_EMBED, OLLAMA_SMALL, REPO, SCORE_SCHEMA, SMALL
 
 BACKUP = "qwen2.5-coder:0.5b-instruct"  # a second name the server serves: the fallback tier
@@ -574,3 +574,27 @@ def test_metrics_add_up_over_a_mixed_workload(harness, server):
     assert_metrics_add_up(summary, server.requests["/api/chat"])
     # The lifetime recorder saw the same records.
     assert client.metrics.lifetime.summary()["requests"] == 7
+
+
+# ---- health, warm-up and probe -------------------------------------------------------------------
+
+
+def test_ensure_ready_warms_probes_and_runs_once(harness, server):
+    client = harness.client([server])
+    loads = client.ensure_ready(keep_alive="5m")
+    assert any(key.startswith(f"{ROLE}:{OLLAMA_SMALL}@") for key in loads)
+    assert server.requests["/api/version"] >= 1 and server.requests["/api/tags"] >= 1
+    chats = server.requests["/api/chat"]
+    assert chats >= 2  # a preload (empty messages) and a one-token probe per chat role
+    assert client.ensure_ready() == loads
+    assert server.requests["/api/chat"] == chats  # memoised: no second warm-up
+
+
+def test_ensure_ready_names_the_missing_model_and_the_fix(harness, make_ollama_server):
+    bare = make_ollama_server({OLLAMA_EMBED: EMBEDDER})  # the chat model was never pulled
+    client = harness.client([bare])
+    with pytest.raises(LLMHealthError) as failure:
+        client.ensure_ready()
+    message = str(failure.value)
+    assert OLLAMA_SMALL in message and f"ollama pull {OLLAMA_SMALL}" in message
+    assert "Traceback" not in message

@@ -44,7 +44,7 @@ class Backend(ABC):
         """The context size the model is loaded with now, if the server reports it."""
         return None
 
-    def warm(self, model: str, keep_alive: str) -> float:
+    def warm(self, model: str, keep_alive: str, embedding: bool = False) -> float:
         """Load `model` ahead of the first request; returns the seconds it took."""
         return 0.0
 

@@ -109,8 +109,8 @@ class EmbeddedBackend(Backend):
     def model_digest(self, model: str) -> str:
         return "sha256:" + verified_digest(self.model_path(model))
 
-    def warm(self, model: str, keep_alive: str) -> float:
-        return self.engine(model).load_s
+    def warm(self, model: str, keep_alive: str, embedding: bool = False) -> float:
+        return self.engine(model, embedding=embedding).load_s
 
     def _body(self, request: ChatRequest) -> dict:
         body = {

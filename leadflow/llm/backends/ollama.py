@@ -135,10 +135,15 @@ class OllamaBackend(HttpBackend):
                 return entry.get("context_length")
         return None
 
-    def warm(self, model: str, keep_alive: str) -> float:
-        # An empty chat request loads the model and pins it for keep_alive.
+    def warm(self, model: str, keep_alive: str, embedding: bool = False) -> float:
+        # An empty chat request (a one-word embed for embedding models) loads the model and
+        # pins it for keep_alive.
         started = time.perf_counter()
-        self._post_json("/api/chat", {"model": model, "messages": [], "keep_alive": keep_alive}, model, Timeouts())
+        if embedding:
+            body = {"model": model, "input": ["warm-up"], "keep_alive": keep_alive}
+            self._post_json("/api/embed", body, model, Timeouts())
+        else:
+            self._post_json("/api/chat", {"model": model, "messages": [], "keep_alive": keep_alive}, model, Timeouts())
         return time.perf_counter() - started
 
     def health(self, models: list[str]) -> HealthReport:
