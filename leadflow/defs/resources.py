@@ -51,6 +51,7 @@ class LLMResource(dg.ConfigurableResource):
     total_timeout_s: float = 600.0
     keep_alive: str = "30m"
     stream_dossiers: bool = True
+    race: bool = Field(default=False, description="Race two endpoints of a pool per request (separate hosts only).")
     prompts_dir: str = Field(default="prompts", description="Prompt templates (relative to the project root).")
     _safe_profile: bool = PrivateAttr(default=False)
 
@@ -102,6 +103,7 @@ class LLMResource(dg.ConfigurableResource):
                 circuit_cooldown_s=self.circuit_cooldown_s,
                 timeouts=Timeouts(self.connect_timeout_s, self.first_token_timeout_s, self.total_timeout_s),
                 stream_roles=("dossier",) if self.stream_dossiers else (),
+                race=self.race,
             ),
         )
 
@@ -168,6 +170,7 @@ def _llm_from_env() -> LLMResource:
         cache_path=_env("LEADFLOW_CACHE_PATH", ""),
         model_dir=_env("LEADFLOW_MODEL_DIR", ""),
         prompts_dir=_env("LEADFLOW_PROMPTS_DIR", "prompts"),
+        race=_env("LEADFLOW_LLM_RACE", "false").lower() in ("1", "true", "yes"),
         redis_url=_env("LEADFLOW_REDIS_URL", ""),
     )
 

@@ -7,6 +7,7 @@ Dagster-free: the `LLMResource` builds one of these; tests and the benchmark cal
 import hashlib
 import json
 import logging
+import queue
 import random
 import threading
 import time
@@ -27,6 +28,8 @@ from leadflow.llm.metrics import CallRecord, MetricsHub
 from leadflow.llm.pool import EndpointPool
 from leadflow.llm.prompts import PromptLibrary, PromptTemplate
 from leadflow.llm.types import (
+    Cancellation,
+    Cancelled,
     ChatRequest,
     ChatResponse,
     CircuitOpen,
@@ -61,6 +64,7 @@ class ClientSettings:
     stream_roles: tuple[str, ...] = ("dossier",)
     circuit_failures: int = 3
     circuit_cooldown_s: float = 30.0
+    race: bool = False  # race two independent endpoints per request (first valid answer wins)
 
 
 @dataclass
@@ -72,6 +76,12 @@ class Completion:
     template: str
     cache_tier: str | None = None
     record: CallRecord | None = None
+
+
+def _tokens_of(outcome: tuple) -> int:
+    """Tokens a racer produced: its completion, or the chunks it streamed before cancellation."""
+    _, response, error = outcome
+    return response.completion_tokens if response is not None else getattr(error, "tokens", 0)
 
 
 class LLMClient:
@@ -194,10 +204,89 @@ class LLMClient:
             record.retries += 1
             time.sleep(delay)
 
-    def _call(self, role: str, request: ChatRequest, record: CallRecord) -> ChatResponse:
+    def _call(
+        self, role: str, request: ChatRequest, record: CallRecord, accept: Callable[[ChatResponse], bool] | None = None
+    ) -> ChatResponse:
+        if self.settings.race and len(self.pool(role).backends) > 1:
+            return self._race(role, request, record, accept or (lambda response: not response.truncated))
         return self._with_retries(
             role, request.model, record, lambda backend: backend.chat(request, self.settings.timeouts)
         )
+
+    def _race(
+        self, role: str, request: ChatRequest, record: CallRecord, accept: Callable[[ChatResponse], bool]
+    ) -> ChatResponse:
+        """Send the request to two independent endpoints; the first acceptable answer wins and
+        the other stream is cancelled, its tokens counted as waste (also when it ends after
+        the winner has been returned). Only for separate hosts: two racers on one CPU/GPU
+        would just halve each other's speed."""
+        pool = self.pool(role)
+        streamed = replace(request, stream=True)
+        outcomes: queue.Queue = queue.Queue()
+        race_over = threading.Event()
+        lock = threading.Lock()
+        taken: set[str] = set()
+        cancels = [Cancellation(), Cancellation()]
+
+        def waste(tokens: int) -> None:
+            with lock:
+                record.wasted_tokens += tokens
+
+        def racer(cancel: Cancellation) -> None:
+            try:
+                with lock:  # pick the two endpoints in turn so they differ
+                    slot = pool.slot(request.model, exclude=frozenset(taken))
+                    backend, _ = slot.__enter__()
+                    taken.add(backend.endpoint)
+            except LLMError as exc:  # no slot could be had (every circuit open)
+                outcomes.put((None, None, exc))
+                return
+            try:
+                response = backend.chat(streamed, self.settings.timeouts, cancel)
+                pool.report(backend, request.model, ok=True)
+                outcome = (backend, response, None)
+            except Cancelled as exc:
+                outcome = (backend, None, exc)
+            except LLMError as exc:
+                if isinstance(exc, RetryableError):
+                    pool.report(backend, request.model, ok=False)
+                outcome = (backend, None, exc)
+            finally:
+                slot.__exit__(None, None, None)
+            with lock:
+                if not race_over.is_set():
+                    outcomes.put(outcome)
+                    return
+            waste(_tokens_of(outcome))  # the loser, finishing after the winner was returned
+
+        for cancel in cancels:
+            threading.Thread(target=racer, args=(cancel,), daemon=True, name="llm-race").start()
+        record.raced = True
+        fallback: ChatResponse | None = None
+        errors: list[LLMError] = []
+        for _ in cancels:
+            backend, response, error = outcomes.get()
+            if error is not None:
+                if isinstance(error, Cancelled):
+                    waste(error.tokens)
+                else:
+                    errors.append(error)
+            elif accept(response):
+                with lock:
+                    race_over.set()
+                    while not outcomes.empty():  # a loser that finished at the same moment
+                        record.wasted_tokens += _tokens_of(outcomes.get_nowait())
+                for cancel in cancels:
+                    cancel.cancel()  # the winner's stream has ended: this stops only the loser
+                record.endpoint = backend.endpoint
+                record.engine_calls += len(taken)  # every racer that got a slot reached an engine
+                return response
+            else:
+                fallback = response
+        record.engine_calls += len(taken)
+        if fallback is not None:
+            return fallback
+        raise errors[0]
 
     # ---- structured completion ---------------------------------------------------------------
 
@@ -264,7 +353,15 @@ class LLMClient:
 
     def _generate_valid(self, role, template, request, record, validator) -> dict:
         """One call, then one repair re-ask carrying the validation error."""
-        response = self._call(role, request, record)
+
+        def acceptable(response: ChatResponse) -> bool:
+            try:
+                validator(template, response)
+            except InvalidOutput:
+                return False
+            return True
+
+        response = self._call(role, request, record, acceptable)
         self._account(record, response)
         try:
             return validator(template, response)
@@ -279,7 +376,7 @@ class LLMClient:
                     {"role": "user", "content": REPAIR_INSTRUCTION.format(error=str(first))},
                 ),
             )
-            response = self._call(role, repair, record)
+            response = self._call(role, repair, record, acceptable)
             self._account(record, response)
             try:
                 value = validator(template, response)

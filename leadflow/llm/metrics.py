@@ -29,6 +29,8 @@ class CallRecord:
     repaired: bool = False
     fallback: bool = False
     truncated: int = 0
+    raced: bool = False
+    wasted_tokens: int = 0  # tokens a cancelled racer generated
     ok: bool = True
     error: str = ""
 
@@ -65,6 +67,8 @@ def summarize(records: list[CallRecord]) -> dict:
         "repaired": sum(1 for r in records if r.repaired),
         "fallbacks": sum(1 for r in records if r.fallback),
         "truncated": sum(r.truncated for r in records),
+        "raced": sum(1 for r in records if r.raced),
+        "wasted_tokens": sum(r.wasted_tokens for r in records),
         "failed": sum(1 for r in records if not r.ok),
         "tokens_in": sum(r.prompt_tokens for r in engine),
         "tokens_in_cached": sum(r.cached_prompt_tokens for r in engine),

@@ -131,5 +131,41 @@ class LLMHealthError(LLMError):
     """A backend or model is not usable; the message says what and how to fix it."""
 
 
+class Cancelled(LLMError):
+    """A raced request stopped because another endpoint answered first."""
+
+    def __init__(self, message: str, tokens: int = 0):
+        super().__init__(message)
+        self.tokens = tokens
+
+
+class Cancellation:
+    """Stops an in-flight streamed request from another thread (racing): sets a flag the
+    stream loop checks and closes the open response, which unblocks a waiting read."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._response = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def attach(self, response) -> None:
+        with self._lock:
+            self._response = response
+            if self._event.is_set():
+                response.close()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._event.set()
+            if self._response is not None:
+                self._response.close()
+
+
 class CircuitOpen(LLMError):
     """Every endpoint for a model is cooling down after repeated failures."""

@@ -107,6 +107,7 @@ class Harness:
         stream: bool = False,
         backoff_base_s: float = 0.05,
         model_overrides: tuple[tuple[str, str], ...] = (),
+        race: bool = False,
     ) -> LLMClient:
         chat = [OllamaBackend(s.url, keep_alive="5m") for s in servers]
         embed = [OllamaBackend(servers[-1].url)]
@@ -120,6 +121,7 @@ class Harness:
             circuit_failures=circuit_failures,
             circuit_cooldown_s=circuit_cooldown_s,
             model_overrides=model_overrides,
+            race=race,
         )
         pools = {
             ROLE: EndpointPool(chat, max_concurrency, circuit_failures, circuit_cooldown_s),
@@ -598,3 +600,35 @@ def test_ensure_ready_names_the_missing_model_and_the_fix(harness, make_ollama_s
     message = str(failure.value)
     assert OLLAMA_SMALL in message and f"ollama pull {OLLAMA_SMALL}" in message
     assert "Traceback" not in message
+
+
+# ---- racing ---------------------------------------------------------------------------------------
+
+
+def test_racing_takes_the_first_valid_answer_and_cancels_the_slow_host(harness, make_ollama_server):
+    slow, fast = make_ollama_server(SERVER_MODELS), make_ollama_server(SERVER_MODELS)
+    slow.inject("slow_first_token", delay_s=20.0, times=None)
+    client = harness.client([slow, fast], race=True)
+    started = time.monotonic()
+    completion = score(client, "an observability platform")
+    elapsed = time.monotonic() - started
+    assert 0 <= completion.value["score"] <= 100
+    assert elapsed < 15  # the slow host's answer was not waited for
+    record = completion.record
+    assert record.raced and record.endpoint == fast.url and record.engine_calls == 2
+    assert record.wasted_tokens == 0  # the loser was cancelled before its first token
+    assert slow.requests["/api/chat"] == 1 and fast.requests["/api/chat"] == 1
+    summary = client.metrics.lifetime.summary()
+    assert summary["raced"] == 1 and summary["wasted_tokens"] == 0
+
+
+def test_racing_counts_the_losers_tokens_as_waste(harness, make_ollama_server):
+    first, second = make_ollama_server(SERVER_MODELS), make_ollama_server(SERVER_MODELS)
+    client = harness.client([first, second], race=True)
+    completion = score(client, "a data catalog")
+    record = completion.record
+    assert record.raced and record.engine_calls == 2
+    # Both hosts run the same model on one CPU: the loser was either cancelled mid-stream or
+    # finished just after the winner; either way its tokens are counted, never its answer.
+    assert record.wasted_tokens >= 0 and record.completion_tokens > 0
+    assert first.requests["/api/chat"] + second.requests["/api/chat"] == 2

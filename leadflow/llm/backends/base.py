@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import httpx
 
 from leadflow.llm.types import (
+    Cancellation,
+    Cancelled,
     ChatRequest,
     ChatResponse,
     EmbedResponse,
@@ -27,7 +29,8 @@ class Backend(ABC):
     endpoint: str
 
     @abstractmethod
-    def chat(self, request: ChatRequest, timeouts: Timeouts) -> ChatResponse: ...
+    def chat(self, request: ChatRequest, timeouts: Timeouts, cancel: Cancellation | None = None) -> ChatResponse:
+        """`cancel` stops a streamed request early (racing); in-process engines ignore it."""
 
     @abstractmethod
     def embed(self, model: str, texts: list[str], timeouts: Timeouts) -> EmbedResponse: ...
@@ -127,18 +130,29 @@ class HttpBackend(Backend, ABC):
         except json.JSONDecodeError as exc:
             raise RetryableError(f"{self.endpoint}{path} sent malformed JSON") from exc
 
-    def _stream_lines(self, path: str, body: dict, model: str, timeouts: Timeouts) -> Iterator[str]:
+    def _stream_lines(
+        self, path: str, body: dict, model: str, timeouts: Timeouts, cancel: Cancellation | None = None
+    ) -> Iterator[str]:
         """POST and yield response lines, enforcing the total timeout between lines."""
         deadline = time.monotonic() + timeouts.total_s
+        received = 0  # streamed chunks: about one token each, counted as waste when cancelled
+        cancelled = f"{self.endpoint}{path} cancelled: another endpoint answered first"
         try:
             with self._client.stream("POST", path, json=body, timeout=self._httpx_timeout(timeouts)) as response:
+                if cancel is not None:
+                    cancel.attach(response)
                 self._raise_for_status(response, model)
                 for line in response.iter_lines():
+                    if cancel is not None and cancel.cancelled:
+                        raise Cancelled(cancelled, tokens=received)
                     if time.monotonic() > deadline:
                         raise TimeoutError_(f"{self.endpoint}{path} exceeded total timeout {timeouts.total_s}s")
                     if line:
+                        received += 1
                         yield line
-        except httpx.TimeoutException as exc:
-            raise TimeoutError_(f"{self.endpoint}{path} timed out: {exc!r}") from exc
-        except httpx.TransportError as exc:
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled(cancelled, tokens=received) from exc
+            if isinstance(exc, httpx.TimeoutException):
+                raise TimeoutError_(f"{self.endpoint}{path} timed out: {exc!r}") from exc
             raise RetryableError(f"{self.endpoint}{path} connection dropped: {exc!r}") from exc

@@ -15,6 +15,7 @@ from leadflow.llm.backends.base import Backend
 from leadflow.llm.catalog import Catalog
 from leadflow.llm.model_store import ensure_artifact, verified_digest
 from leadflow.llm.types import (
+    Cancellation,
     ChatRequest,
     ChatResponse,
     EmbedResponse,
@@ -126,7 +127,7 @@ class EmbeddedBackend(Backend):
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": request.schema}}
         return body
 
-    def chat(self, request: ChatRequest, timeouts: Timeouts) -> ChatResponse:
+    def chat(self, request: ChatRequest, timeouts: Timeouts, cancel: Cancellation | None = None) -> ChatResponse:
         # In-process calls cannot be interrupted, so timeouts apply to the server backends only.
         handle = self.engine(request.model, request.num_ctx)
         started = time.perf_counter()

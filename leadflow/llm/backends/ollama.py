@@ -10,6 +10,7 @@ import time
 
 from leadflow.llm.backends.base import HttpBackend
 from leadflow.llm.types import (
+    Cancellation,
     ChatRequest,
     ChatResponse,
     EmbedResponse,
@@ -47,7 +48,7 @@ class OllamaBackend(HttpBackend):
             body["format"] = request.schema
         return body
 
-    def chat(self, request: ChatRequest, timeouts: Timeouts) -> ChatResponse:
+    def chat(self, request: ChatRequest, timeouts: Timeouts, cancel: Cancellation | None = None) -> ChatResponse:
         started = time.perf_counter()
         if not request.stream:
             final = self._post_json("/api/chat", self._body(request), request.model, timeouts)
@@ -57,7 +58,7 @@ class OllamaBackend(HttpBackend):
         parts: list[str] = []
         first_token_s = None
         final: dict = {}
-        for line in self._stream_lines("/api/chat", self._body(request), request.model, timeouts):
+        for line in self._stream_lines("/api/chat", self._body(request), request.model, timeouts, cancel):
             try:
                 chunk = json.loads(line)
             except json.JSONDecodeError as exc:

@@ -11,6 +11,7 @@ import time
 
 from leadflow.llm.backends.base import HttpBackend
 from leadflow.llm.types import (
+    Cancellation,
     ChatRequest,
     ChatResponse,
     EmbedResponse,
@@ -49,7 +50,7 @@ class OpenAIBackend(HttpBackend):
             body["stream_options"] = {"include_usage": True}
         return body
 
-    def chat(self, request: ChatRequest, timeouts: Timeouts) -> ChatResponse:
+    def chat(self, request: ChatRequest, timeouts: Timeouts, cancel: Cancellation | None = None) -> ChatResponse:
         started = time.perf_counter()
         if not request.stream:
             data = self._post_json("/v1/chat/completions", self._body(request), request.model, timeouts)
@@ -64,7 +65,7 @@ class OpenAIBackend(HttpBackend):
         first_token_s = None
         finish_reason = None
         usage: dict = {}
-        for line in self._stream_lines("/v1/chat/completions", self._body(request), request.model, timeouts):
+        for line in self._stream_lines("/v1/chat/completions", self._body(request), request.model, timeouts, cancel):
             if not line.startswith("data:"):
                 continue
             payload = line[5:].strip()
