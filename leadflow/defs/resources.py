@@ -143,8 +143,13 @@ class PipelineSettings(dg.ConfigurableResource):
             llm_weight=self.llm_weight,
         )
 
+    imports_dir: str = Field(default="", description="Folder watched for dropped import files; default <data dir>/imports.")
+
     def path(self, value: str) -> Path:
         return resolve(value)
+
+    def imports_folder(self) -> Path:
+        return resolve(self.imports_dir) if self.imports_dir else data_dir() / "imports"
 
 
 def _env(name: str, default: str) -> str:
@@ -180,6 +185,7 @@ def _pipeline_from_env() -> PipelineSettings:
         sources_path=_env("LEADFLOW_SOURCES_PATH", "resources/sources.yaml"),
         dossier_threshold=int(_env("LEADFLOW_DOSSIER_THRESHOLD", "70")),
         llm_min_score=int(_env("LEADFLOW_LLM_MIN_SCORE", "30")),
+        imports_dir=_env("LEADFLOW_IMPORTS_DIR", ""),
     )
 
 

@@ -99,6 +99,20 @@ def _is_positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+EXTENSION_FORMATS = {".jsonl": "jsonl_jobs", ".mbox": "mbox", ".eml": "eml", ".csv": "csv_accounts"}
+
+
+def spec_for_file(path: Path) -> SourceSpec:
+    """A source for a file dropped into the imports folder, its format from the extension."""
+    try:
+        file_format = EXTENSION_FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise SourceConfigError(
+            f"{path.name}: unknown import type {path.suffix!r}; expected one of {', '.join(EXTENSION_FORMATS)}"
+        ) from None
+    return SourceSpec(name=f"import:{path.name}", format=file_format, path=str(path))
+
+
 def import_date_of(spec: SourceSpec, base_dir: str | Path) -> datetime.date:
     """The date undated records of `spec` take: pinned in sources.yaml, else the file's mtime
     (UTC). Stable across re-runs, so re-materializing a partition reads the same records."""

@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from leadflow.defs.imports import import_specs
 from leadflow.defs.metadata import preview
 from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
 from leadflow.defs.resources import PipelineSettings
@@ -27,8 +28,8 @@ PROGRESS_EVERY = 5000
     kinds={"duckdb", "python"},
     owners=["team:leadflow"],
     description=(
-        "Signals from every source in resources/sources.yaml (job postings, email archives, account "
-        "CSVs), normalized, hashed and placed in the partition of their own date (undated records: "
+        "Signals from every source in resources/sources.yaml and every file in the imports folder "
+        "(job postings, email archives, account CSVs), normalized, hashed and placed in the partition of their own date (undated records: "
         "their source's import date). Bad records go to the quarantined_signals table with a reason."
     ),
 )
@@ -40,7 +41,7 @@ def raw_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResource, pipel
     rejected: list[dict] = []
     seen_ids: set[str] = set()
     records_read = 0
-    for spec in load_sources(pipeline.path(pipeline.sources_path)):
+    for spec in [*load_sources(pipeline.path(pipeline.sources_path)), *import_specs(pipeline.imports_folder())]:
         if not spec.enabled:
             continue
         import_date = import_date_of(spec, PROJECT_ROOT)
