@@ -224,9 +224,9 @@ def step_timings(instance, run_id: str) -> dict:
         if event is None:
             continue
         kind = event.event_type_value
-        if kind == "RUN_START":
+        if kind in ("RUN_START", "PIPELINE_START"):
             run_start = record.timestamp
-        elif kind in ("RUN_SUCCESS", "RUN_FAILURE"):
+        elif kind in ("RUN_SUCCESS", "RUN_FAILURE", "PIPELINE_SUCCESS", "PIPELINE_FAILURE"):
             run_end = record.timestamp
         elif kind == "STEP_START":
             starts[event.step_key] = record.timestamp
@@ -296,3 +296,50 @@ class CpuWatch:
 def _own_cpu() -> float:
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
+
+
+def _package_of(filename: str) -> str:
+    """'dagster', 'sqlalchemy', 'leadflow', ... for a code object's file; builtins by name."""
+    if filename.startswith("~") or filename.startswith("<"):
+        return "builtins/C"
+    path = filename.replace("\\", "/")
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in path:
+            return path.split(marker, 1)[1].split("/", 1)[0].removesuffix(".py")
+    for name in ("leadflow", "bench"):
+        if f"/{name}/" in path:
+            return name
+    return "python stdlib"
+
+
+def profile_by_package(fn) -> tuple[object, dict]:
+    """Run fn under cProfile; own time (tottime) per top-level package, and the top functions.
+
+    Builtins (C functions such as sqlite3 execute or time.sleep) are attributed to the package
+    of their caller, so "sqlalchemy" includes the SQLite calls it makes.
+    """
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    result = profiler.runcall(fn)
+    stats = pstats.Stats(profiler)
+    by_package: dict[str, float] = {}
+    top = []
+    total = 0.0
+    for (filename, line, name), (cc, nc, tt, ct, callers) in stats.stats.items():
+        package = _package_of(filename)
+        if package == "builtins/C" and callers:
+            # the caller that spent most time calling it
+            caller = max(callers.items(), key=lambda kv: kv[1][2])[0]
+            package = _package_of(caller[0])
+            if package == "builtins/C":
+                package = "python stdlib"
+        by_package[package] = by_package.get(package, 0.0) + tt
+        total += tt
+        top.append((tt, f"{package}: {name} ({filename.rsplit('/', 1)[-1]}:{line})", nc))
+    top.sort(reverse=True)
+    shares = {k: {"seconds": round(v, 3), "share": round(v / total, 3) if total else None}
+              for k, v in sorted(by_package.items(), key=lambda kv: -kv[1]) if v >= 0.001}
+    return result, {"profiled_s": round(total, 3), "by_package": shares,
+                    "top_functions": [{"seconds": round(t, 3), "calls": n, "function": f} for t, f, n in top[:15]]}

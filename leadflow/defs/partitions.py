@@ -17,6 +17,21 @@ single_run = dg.BackfillPolicy.single_run()
 DUCKDB_WRITE_POOL = "duckdb_write"
 
 
+def pipeline_asset(*, group_name: str, kinds: set[str], description: str, deps: tuple[str, ...] = ()):
+    """The decorator every daily pipeline asset shares: daily partitions, single-run backfills,
+    the DuckDB writer pool and the owning team."""
+    return dg.asset(
+        deps=list(deps),
+        partitions_def=daily_partitions,
+        backfill_policy=single_run,
+        pool=DUCKDB_WRITE_POOL,
+        group_name=group_name,
+        kinds=kinds,
+        owners=["team:leadflow"],
+        description=description,
+    )
+
+
 def partition_dates(context: dg.AssetExecutionContext) -> list[date]:
     """Every day of the run's partition key range (one day for a daily run)."""
     window = context.partition_time_window

@@ -307,13 +307,17 @@ class LLMClient:
         """Round the context up to a bucket, reusing the size the model is loaded with if it fits."""
         pool = self.pool(role)
         limit = self.catalog.artifact(request.model).context_length if pool.kind == "embedded" else None
+        prompt_tokens = estimate_tokens(request.messages)
         num_ctx = choose_num_ctx(
-            estimate_tokens(request.messages),
+            prompt_tokens,
             request.max_tokens,
             self.settings.context_buckets,
             loaded=pool.backends[0].loaded_context(request.model),
             model_limit=limit,
         )
+        if prompt_tokens + request.max_tokens > num_ctx:
+            log.warning("prompt of ~%d tokens + %d to generate exceeds the largest context (%d) for %s: "
+                        "the server may truncate it", prompt_tokens, request.max_tokens, num_ctx, request.model)
         return replace(request, num_ctx=num_ctx)
 
     def request_key(self, role: str, template: PromptTemplate, request: ChatRequest) -> str:

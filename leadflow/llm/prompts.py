@@ -76,15 +76,16 @@ class PromptLibrary:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self._lock = threading.Lock()
-        self._cache: dict[Path, tuple[int, PromptTemplate]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int], PromptTemplate]] = {}
 
     def _load(self, path: Path) -> PromptTemplate:
-        mtime = path.stat().st_mtime_ns
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)  # size too: two edits can share an mtime tick
         cached = self._cache.get(path)
-        if cached and cached[0] == mtime:
+        if cached and cached[0] == stamp:
             return cached[1]
         template = _parse(path, path.read_bytes())
-        self._cache[path] = (mtime, template)
+        self._cache[path] = (stamp, template)
         return template
 
     def get(self, template_id: str) -> PromptTemplate:

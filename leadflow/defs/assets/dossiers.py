@@ -7,7 +7,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from leadflow.defs.metadata import Progress, llm_metadata, preview
-from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
+from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.llm.client import LLMClient
 from leadflow.llm.types import InvalidOutput
@@ -32,14 +32,10 @@ def dossier_validator(source_text: str):
     return validate
 
 
-@dg.asset(
-    deps=["prefilter_scores", "raw_signals"],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool=DUCKDB_WRITE_POOL,
+@pipeline_asset(
+    deps=("prefilter_scores", "raw_signals"),
     group_name="scoring",
     kinds={"duckdb", "llm"},
-    owners=["team:leadflow"],
     description=(
         "Structured dossiers (company summary, trigger, ICP fit, decision makers, opener, risks) "
         "written by the dossier model for leads whose final score reaches dossier_threshold; "

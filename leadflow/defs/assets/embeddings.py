@@ -8,7 +8,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from leadflow.defs.metadata import llm_metadata, preview
-from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
+from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.scoring.icp import load_icp
 from leadflow.storage.warehouse import read_partitions, replace_partitions
@@ -23,14 +23,10 @@ def icp_similarities(client, profiles, text_vecs: np.ndarray) -> dict[str, np.nd
     return {p.id: (text_vecs @ client.embed_many(list(p.prototypes)).T).max(axis=1) for p in profiles}
 
 
-@dg.asset(
-    deps=["raw_signals"],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool=DUCKDB_WRITE_POOL,
+@pipeline_asset(
+    deps=("raw_signals",),
     group_name="signals",
     kinds={"duckdb", "llm"},
-    owners=["team:leadflow"],
     description=(
         "Batched all-MiniLM-L6-v2 embeddings of each signal's title and text, and the cosine "
         "similarity of the text to every ICP in resources/icp.yaml (best prototype per ICP)."

@@ -10,7 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from leadflow.defs.imports import import_specs
 from leadflow.defs.metadata import preview
-from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
+from leadflow.defs.partitions import daily_partitions, partition_dates, pipeline_asset
 from leadflow.defs.resources import PipelineSettings
 from leadflow.ingest import Rejection, load_sources, read_source
 from leadflow.ingest.sources import import_date_of
@@ -20,13 +20,9 @@ from leadflow.storage.warehouse import replace_partitions
 PROGRESS_EVERY = 5000
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool=DUCKDB_WRITE_POOL,
+@pipeline_asset(
     group_name="signals",
     kinds={"duckdb", "python"},
-    owners=["team:leadflow"],
     description=(
         "Signals from every source in resources/sources.yaml and every file in the imports folder "
         "(job postings, email archives, account CSVs), normalized, hashed and placed in the partition of their own date (undated records: "

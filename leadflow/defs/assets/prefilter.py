@@ -10,7 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from leadflow.defs.assets.embeddings import EMBED_CHARS, icp_similarities
 from leadflow.defs.metadata import Progress, llm_metadata, preview
-from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
+from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.scoring.cascade import BUCKETS, fit_scorer, precision_recall
 from leadflow.scoring.golden import load_golden
@@ -74,14 +74,10 @@ def evaluate_golden(client, scorer, golden, heldout_scores, ctx, pipeline: Pipel
     return precision_recall(finals >= pipeline.thresholds().warm, labels)
 
 
-@dg.asset(
-    deps=["raw_signals", "signal_embeddings"],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool=DUCKDB_WRITE_POOL,
+@pipeline_asset(
+    deps=("raw_signals", "signal_embeddings"),
     group_name="scoring",
     kinds={"duckdb", "llm"},
-    owners=["team:leadflow"],
     description=(
         "Cheap-first lead scores: a title keyword rule and a logistic head on the embeddings "
         "(trained on the golden set) score every signal; the small model adds a bounded JSON "

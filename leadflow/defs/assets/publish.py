@@ -8,18 +8,14 @@ version. Users read the stable `leads` and `published_dossiers` views.
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
+from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.storage.publication import publish, working_versions
 
 
-@dg.asset(
-    deps=["prefilter_scores", "dossiers", "quality_metrics"],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool=DUCKDB_WRITE_POOL,
+@pipeline_asset(
+    deps=("prefilter_scores", "dossiers", "quality_metrics"),
     group_name="publish",
     kinds={"duckdb"},
-    owners=["team:leadflow"],
     description=(
         "Publishes this run's version of prefilter_scores and dossiers for its partitions once "
         "their blocking checks passed: the `leads` and `published_dossiers` views switch to it. "

@@ -7,7 +7,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from leadflow.defs.metadata import preview
-from leadflow.defs.partitions import DUCKDB_WRITE_POOL, daily_partitions, partition_dates, single_run
+from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.storage.publication import working_versions
 from leadflow.storage.warehouse import replace_partitions
 
@@ -61,14 +61,10 @@ def _rate(numerator: int, denominator: int) -> float:
     return round(numerator / denominator, 4) if denominator else 0.0
 
 
-@dg.asset(
-    deps=["raw_signals", "signal_embeddings", "prefilter_scores", "dossiers"],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool=DUCKDB_WRITE_POOL,
+@pipeline_asset(
+    deps=("raw_signals", "signal_embeddings", "prefilter_scores", "dossiers"),
     group_name="quality",
     kinds={"duckdb"},
-    owners=["team:leadflow"],
     description=(
         "Per-partition quality figures: counts per stage, bucket distribution, quarantine rate, "
         "invalid-output rate, LLM calls, cache hits, tokens, latency p50/p95 and the share of "
