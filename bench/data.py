@@ -66,6 +66,7 @@ class W1Workload:
     repeat_share: float
     base_pool: int
     golden_excluded: bool
+    avoid_leads: bool
     records: list = field(default_factory=list, repr=False)  # raw JSON dicts in file order
 
 
@@ -73,7 +74,9 @@ def _golden_ids() -> set[str]:
     return {json.loads(line)["job_id"] for line in GOLDEN.read_text().splitlines() if line.strip()}
 
 
-def build_w1(jobs_path: Path, unique: int, out: Path, seed: int = 5) -> W1Workload:
+def build_w1(jobs_path: Path, unique: int, out: Path, seed: int = 5, avoid_leads: bool = False) -> W1Workload:
+    """`avoid_leads` (the --quick smoke run): base postings only among titles leadflow's keyword
+    rule does not flag, so that (most likely) no dossier is written: one costs 25-100 s here."""
     lines = [line for line in jobs_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     tmp = out.with_suffix(".all.jsonl")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -89,6 +92,10 @@ def build_w1(jobs_path: Path, unique: int, out: Path, seed: int = 5) -> W1Worklo
     # out of the base pool so W1 hits come from W1's own repeats only (unless the pool runs out).
     golden = _golden_ids()
     pool = [r for r in records if str(r.get("job_id")) not in golden]
+    if avoid_leads:
+        from leadflow.scoring.rules import title_keyword_hit
+
+        pool = [r for r in pool if not title_keyword_hit(r.get("title") or "")]
     golden_excluded = len(pool) >= unique
     if not golden_excluded:
         pool = pool + [r for r in records if str(r.get("job_id")) in golden]
@@ -127,7 +134,7 @@ def build_w1(jobs_path: Path, unique: int, out: Path, seed: int = 5) -> W1Worklo
     return W1Workload(
         path=out, day=W1_DAY, signals=len(parsed), unique_postings=unique, counts=counts,
         unique_content=len(hashes), repeat_share=round(1 - unique / max(len(parsed), 1), 4),
-        base_pool=len(pool), golden_excluded=golden_excluded, records=postings,
+        base_pool=len(pool), golden_excluded=golden_excluded, avoid_leads=avoid_leads, records=postings,
     )
 
 

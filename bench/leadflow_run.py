@@ -44,6 +44,7 @@ class Leadflow:
             executor=base.executor,
         )
         self.job = self.defs.resolve_job_def("daily_pipeline")
+        self.asset_names = sorted(k.to_user_string() for k in self.defs.resolve_all_asset_keys())
         (workdir / "dagster").mkdir(parents=True, exist_ok=True)
         self.instance = dg.DagsterInstance.local_temp(str(workdir / "dagster"))
         self.client = self.llm.client()
@@ -65,7 +66,8 @@ class Leadflow:
             loads[model] = round(time.perf_counter() - started, 3)
         return loads
 
-    def materialize(self, first: datetime.date, last: datetime.date, phase: str) -> dict:
+    def materialize(self, first: datetime.date, last: datetime.date, phase: str, instance=None) -> dict:
+        instance = instance or self.instance
         Phase.name = phase
         kwargs, tags = {}, {}
         if first == last:
@@ -77,7 +79,7 @@ class Leadflow:
         with self.client.metrics.track() as recorder:
             started = time.perf_counter()
             result = self.job.execute_in_process(
-                instance=self.instance, tags=tags, raise_on_error=False, run_config=QUIET_RUN_CONFIG, **kwargs
+                instance=instance, tags=tags, raise_on_error=False, run_config=QUIET_RUN_CONFIG, **kwargs
             )
             wall = time.perf_counter() - started
         cpu = watch.stop()
@@ -109,16 +111,20 @@ class Leadflow:
             "phase": phase,
             "partitions": (first.isoformat(), last.isoformat()),
             "partition_count": (last - first).days + 1,
+            "assets": self.asset_names,
             "success": result.success,
             "run_id": result.run_id,
             "failures": failures,
             "checks_failed": checks_failed,
             "wall_s": round(wall, 3),
             "cpu": cpu,
-            "dagster": step_timings(self.instance, result.run_id),
+            "dagster": step_timings(instance, result.run_id),
             "llm": summarize(records),
             "llm_by_role": by_role,
             "llm_errors": errors,
+            # Time spent on answers that ended rejected (first try + repair on one model), per role.
+            "llm_rejected_s": {role: round(sum(r.latency_s for r in records if r.role == role and not r.ok), 3)
+                               for role in sorted({r.role for r in records if not r.ok})},
             "hit_latency_us": _hit_latencies(records),
             "stages": {
                 # Miss path: wall time of the LLM stages that reached the engine.

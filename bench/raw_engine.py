@@ -50,14 +50,14 @@ def _send(server, body: dict) -> dict:
             "cache_n": int(timings.get("cache_n") or 0)}
 
 
-def replay(model_dir: Path, bodies: dict[str, list[dict]], concurrencies: list[int], threads: int,
+def replay(model_dir: Path, bodies: dict[str, list[dict]], concurrencies: dict[str, list[int]], threads: int,
            log=print) -> dict:
     models: dict[str, dict] = {}
     for model, items in bodies.items():
         path = Path(model_dir) / f"{model}.gguf"
         ctx = max(i["ctx_per_slot"] for i in items)
         points = []
-        for c in sorted({min(c, len(items)) for c in concurrencies if c >= 1}):
+        for c in sorted({min(c, len(items)) for c in concurrencies[model] if c >= 1}):
             handle = EngineHandle(path, ctx, c, threads, False)
             server = handle.server
             with ThreadPoolExecutor(max_workers=c) as pool:

@@ -73,6 +73,10 @@ def figures(r: dict) -> tuple[dict, list[dict]]:
         f["remat_llm_calls_by_run"] = {k: r[k]["llm"]["llm_calls"] for k in ("w3_w1", "w3_w2") if r.get(k)}
         f["remat_cache_hits_by_tier"] = {k: r[k]["llm"]["cache_hits_by_tier"] for k in ("w3_w1", "w3_w2") if r.get(k)}
     f["overhead_ms_per_partition"] = _get(r, "overhead", "per_partition_ms")
+    f["overhead_ms_per_partition_in_memory_instance"] = _get(r, "overhead", "in_memory", "per_partition_ms")
+    f["overhead_event_log_entries_per_partition"] = _get(r, "overhead", "sqlite", "per_partition_event_log_entries")
+    prof = _get(r, "overhead", "profile", "by_package") or {}
+    f["overhead_profile_shares"] = {k: v["share"] for k, v in list(prof.items())[:6]}
     f["w2_wall_ms_per_partition"] = _get(r, "overhead", "w2_wall_per_partition_ms")
     f["peak_rss_mib"] = r.get("peak_rss_mib")
     f.update(_rss_figures(r.get("rss")))
@@ -121,10 +125,6 @@ def latency_table(r: dict) -> list[dict]:
         if values:
             rows.append({"stage": f"naive {part[:-2]} (big model)", "n": len(values),
                          "p50_s": round(float(np.percentile(values, 50)), 3), "p95_s": round(float(np.percentile(values, 95)), 3)})
-    for run in ("w1", "w2"):
-        steps = _get(r, run, "dagster", "steps_s") or {}
-        for step, secs in steps.items():
-            rows.append({"stage": f"{run.upper()} step {step}", "n": 1, "p50_s": secs, "p95_s": secs})
     return rows
 
 
@@ -229,7 +229,9 @@ def render_markdown(r: dict, json_name: str) -> str:
         f"| big-model calls avoided by the cascade (unique W1 signals) | {_fmt(f.get('cascade_big_model_avoided_share'), '', 3)} ({f.get('cascade_detail', 'n/a')}) |",
         f"| big-model calls, leadflow vs naive on all W1 signals | {_fmt(f.get('big_model_calls_leadflow'))} vs {_fmt(f.get('big_model_calls_naive_extrapolated'))} (avoided {_fmt(f.get('big_model_calls_avoided_vs_naive'), '', 4)}) |",
         f"| LLM calls on re-materialization (W1 day, W2 range) | {_fmt(f.get('remat_llm_calls'))} {f.get('remat_llm_calls_by_run', '')}; hits by tier {f.get('remat_cache_hits_by_tier', '')} |",
-        f"| orchestration overhead per backfilled partition | {_fmt(f.get('overhead_ms_per_partition'), ' ms', 1)} (W2 wall / partitions: {_fmt(f.get('w2_wall_ms_per_partition'), ' ms', 1)}) |",
+        f"| orchestration overhead per backfilled partition (SQLite Dagster instance, as deployed) | {_fmt(f.get('overhead_ms_per_partition'), ' ms', 1)} ({_fmt(f.get('overhead_event_log_entries_per_partition'))} event-log entries per partition; W2 wall / partitions: {_fmt(f.get('w2_wall_ms_per_partition'), ' ms', 1)}) |",
+        f"| ... same on an in-memory Dagster instance | {_fmt(f.get('overhead_ms_per_partition_in_memory_instance'), ' ms', 1)} |",
+        f"| ... where its CPU time goes (cProfile own time by package) | {f.get('overhead_profile_shares')} |",
         f"| peak RSS of the benchmark process per phase (MiB; models loaded in-process) | {f.get('peak_rss_mib')} |",
         f"| peak RSS ingesting kx archives (fresh subprocess; raw_signals asset / parser only, MiB) | {f.get('rss_ingest_peak_mib')} / {f.get('rss_parse_peak_mib')} |",
         f"| tokens/s per model on W1 (engine timings: decode, prefill) | {f.get('tokens_per_s')} |",
@@ -249,9 +251,20 @@ def render_markdown(r: dict, json_name: str) -> str:
         lines.append(f"| {key}{'' if x['success'] else ' (FAILED)'} | {x['partition_count']} | {x['wall_s']:.1f} | {llm['requests']} | "
                      f"{llm['llm_calls']} | {llm['cache_hits']} {llm['cache_hits_by_tier']} | {x['dagster']['steps_total_s']:.1f} | "
                      f"{x['cpu']['others_busy_cores']} |")
-    for run in _get(r, "overhead", "runs", default=[]) or []:
-        lines.append(f"| overhead, {run['days']} empty day(s) | {run['days']} | {run['wall_s']:.1f} | | | | "
-                     f"{run['dagster']['steps_total_s']:.1f} | {run['cpu']['others_busy_cores']} |")
+    for label in ("sqlite", "in_memory"):
+        for run in _get(r, "overhead", label, "runs", default=[]) or []:
+            lines.append(f"| overhead, {label} instance, {run['days']} empty day(s) | {run['days']} | {run['wall_s']:.1f} | | | | "
+                         f"{run['dagster']['steps_total_s']:.1f} | {run['cpu']['others_busy_cores']} |")
+    notes = []
+    for key in ("warmup", "w1", "w3_w1", "w2", "w3_w2"):
+        x = r.get(key) or {}
+        if x.get("failures"):
+            notes.append(f"- `{key}`: failed steps {[f['step'] for f in x['failures']]}"
+                         f"{'; checks not passed ' + str(x['checks_failed']) if x.get('checks_failed') else ''}")
+        if x.get("llm_errors"):
+            notes.append(f"- `{key}`: LLM answers rejected (never cached, so asked again on every run): {x['llm_errors']}")
+    if notes:
+        lines += ["", "## What went wrong in the runs", ""] + notes
     lines += [
         "",
         "## Workloads and method",
@@ -263,8 +276,10 @@ def render_markdown(r: dict, json_name: str) -> str:
         f"the midpoint of design doc 000's 60-80 % for job boards; {w1['unique_content']} distinct contents. "
         f"Base postings drawn (seed 5) from {w1['base_pool']} distinct postings"
         f"{' outside the golden set' if w1['golden_excluded'] else ''}.",
-        f"- **W2 email backfill**: the first {w2['messages']} messages of the mbox, {w2['signals']} dated signals over "
-        f"{w2['first']}..{w2['last']} = {w2['partitions']} daily partitions ({w2['partitions_with_signals']} with mail), one single-run backfill.",
+        f"- **W2 email backfill**: source = the whole {w2['messages']}-message Enron mbox ({w2['archive_signals']} dated emails, "
+        f"{w2['archive_first']}..{w2['archive_last']}); backfilled range = its busiest window {w2['first']}..{w2['last']} = "
+        f"{w2['partitions']} daily partitions ({w2['signals']} emails, {w2['partitions_with_signals']} days with mail), "
+        "one single-run backfill (`--w2-days 0` backfills every day the archive spans).",
         "- **W3 re-materialization**: the W1 day and the W2 range run again with the memory tier emptied first "
         "(as in a new run process): answers come from the SQLite tier.",
         f"- **Naive (a)**: {naive.get('definition', 'not run')}; model `{naive.get('model')}`, "
@@ -273,8 +288,9 @@ def render_markdown(r: dict, json_name: str) -> str:
         "(work directory for DuckDB/cache), in-process executor, models loaded beforehand, golden set cached by the warm-up run.",
         f"- **Raw engine (c)**: {_get(r, 'raw_engine', 'method', default='not run')}.",
         f"- **Overhead**: {_get(r, 'overhead', 'method', default='not run')}.",
-        "- **Peak RSS**: VmHWM of fresh subprocesses (`python -m bench.rss`) streaming the parser and materializing "
-        "`raw_signals` over the archive repeated k times with new Message-IDs; 'independent' = the largest archive's "
+        "- **Peak RSS**: VmHWM of fresh subprocesses (`python -m bench.rss`) streaming the parser over the archive "
+        "repeated k times with new Message-IDs, and materializing `raw_signals` from it over the W2 range (so the "
+        "signals kept grow with k too); 'independent' = the largest archive's "
         f"peak within {RSS_TOLERANCE:.0%} (or 8 MiB) of the 1x peak.",
         "",
         "Caveats: the naive figure is an extrapolation from a small sample (its per-signal cost does not depend on "
@@ -304,9 +320,11 @@ def _profile_lines(r: dict) -> list[str]:
     steps = dag["steps_total_s"]
     llm = st["llm_stage_all_s"]
     other = steps - llm - st["embed_s"] - st["duckdb_s"]
+    run_s = dag.get("run_s") or wall
     rows = [
-        ("wall time of the run", wall),
-        ("Dagster outside steps (run start/end, planning, events between steps)", wall - steps),
+        ("wall time of the run (`execute_in_process`)", wall),
+        ("Dagster before/after the run (job resolution, run record, instance writes)", wall - run_s),
+        ("Dagster between steps (planning, events, step launch)", run_s - steps),
         ("inside steps: LLM chat stages (prefilter + dossier, wall)", llm),
         ("inside steps: embeddings (wall)", st["embed_s"]),
         ("inside steps: DuckDB connection blocks", st["duckdb_s"]),
@@ -315,8 +333,16 @@ def _profile_lines(r: dict) -> list[str]:
     out = ["| part | seconds | share of wall |", "|---|---|---|"]
     for label, secs in rows:
         out.append(f"| {label} | {secs:.2f} | {secs / wall:.0%} |")
+    assets = set(w1.get("assets") or [])
+    checks = 0.0
     for step, secs in dag["steps_s"].items():
-        out.append(f"| step `{step}` | {secs:.2f} | {secs / wall:.0%} |")
+        if step in assets:
+            out.append(f"| step `{step}` | {secs:.2f} | {secs / wall:.0%} |")
+        else:
+            checks += secs
+    out.append(f"| asset-check steps ({len(dag['steps_s']) - len(assets & set(dag['steps_s']))}) | {checks:.2f} | {checks / wall:.0%} |")
+    for role, secs in (w1.get("llm_rejected_s") or {}).items():
+        out.append(f"| of which spent on {role} answers that were rejected (never cached) | {secs:.2f} | {secs / wall:.0%} |")
     for model, e in (w1["engine"]["chat"] or {}).items():
         out.append(f"| engine `{model}`: {e['requests']} requests, busy {e['busy_wall_s']:.1f} s wall; "
                    f"prefill {e['prefill_s']:.1f} s ({e['prompt_tokens']} tok, {e['cached_prompt_tokens']} from prompt cache) "

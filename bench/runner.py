@@ -28,12 +28,13 @@ PROJECT_ROOT = BENCH_DIR.parent
 class Config:
     scale: float = 1.0
     quick: bool = False
-    w1_unique: int = 30
-    naive_signals: int = 3
-    w2_messages: int = 150
-    overhead_days: int = 365
+    w1_unique: int = 20
+    naive_signals: int = 2
+    w2_days: int = 60
+    overhead_days: int = 120
     rss_copies: tuple[int, ...] = (1, 4)
-    raw_concurrency: tuple[int, ...] = (1, 2, 4)
+    raw_concurrency: tuple[int, ...] = (1, 2, 4)  # the classification (small) model
+    raw_concurrency_big: tuple[int, ...] = (2,)  # the dossier (big) model: ~30 s per replayed dossier
     lookups: int = 20000
     data_dir: str | None = None
     out_dir: str = str(BENCH_DIR / "results")
@@ -45,16 +46,17 @@ class Config:
     @classmethod
     def build(cls, scale: float = 1.0, quick: bool = False, **overrides) -> "Config":
         if quick:
-            base = dict(w1_unique=6, naive_signals=1, w2_messages=30, overhead_days=30, rss_copies=(1, 2),
-                        raw_concurrency=(2,), lookups=5000)
+            base = dict(w1_unique=6, naive_signals=1, w2_days=7, overhead_days=10, rss_copies=(1, 2),
+                        raw_concurrency=(2,), raw_concurrency_big=(2,), lookups=5000)
         else:
             base = dict(
-                w1_unique=max(4, round(30 * scale)),
-                naive_signals=max(1, round(3 * scale)),
-                w2_messages=max(20, round(150 * scale)),
-                overhead_days=max(30, round(365 * min(scale, 4))),
+                w1_unique=max(4, round(20 * scale)),
+                naive_signals=max(1, round(2 * scale)),
+                w2_days=max(7, round(60 * scale)),
+                overhead_days=max(30, round(120 * scale)),
                 rss_copies=(1, 4) if scale <= 1 else (1, 4, max(8, round(4 * scale))),
                 raw_concurrency=(1, 2, 4),
+                raw_concurrency_big=(2,) if scale <= 1 else (1, 2, 4),
                 lookups=20000,
             )
         base.update({k: v for k, v in overrides.items() if v is not None})
@@ -119,8 +121,8 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
 
     paths = D.locate_data(cfg.data_dir)
     log(f"data from {paths.origin}; work directory {workdir}")
-    w1 = D.build_w1(paths.jobs, cfg.w1_unique, workdir / "w1_jobs.jsonl")
-    w2 = D.build_w2(paths.emails, cfg.w2_messages, workdir / "w2_emails.mbox")
+    w1 = D.build_w1(paths.jobs, cfg.w1_unique, workdir / "w1_jobs.jsonl", avoid_leads=cfg.quick)
+    w2 = D.build_w2(paths.emails, cfg.w2_days)
     results["data"] = {"origin": paths.origin, "jobs": str(paths.jobs), "emails": str(paths.emails)}
     results["workloads"] = {
         "W1": {k: (str(v) if isinstance(v, (Path, datetime.date)) else v) for k, v in w1.__dict__.items() if k != "records"}
@@ -128,7 +130,8 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
         "W2": {k: (str(v) if isinstance(v, (Path, datetime.date)) else v) for k, v in w2.__dict__.items()},
     }
     log(f"W1: {w1.signals} postings ({w1.counts}), {w1.unique_content} unique contents; "
-        f"W2: {w2.messages} messages, {w2.signals} dated signals over {w2.partitions} daily partitions")
+        f"W2: {w2.signals} emails over {w2.partitions} daily partitions ({w2.first}..{w2.last}) of a "
+        f"{w2.messages}-message archive")
 
     sources = workdir / "sources.yaml"
     D.write_sources(sources, [D.w1_source(w1)])
@@ -182,9 +185,11 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
 
         bodies = unique_bodies(EngineProbe.select("w1", kind="chat"))
         log(f"raw engine floor: {sum(len(b) for b in bodies.values())} unique prompts W1 sent "
-            f"({', '.join(f'{m}: {len(b)}' for m, b in bodies.items())}), concurrency {list(cfg.raw_concurrency)}")
+            f"({', '.join(f'{m}: {len(b)}' for m, b in bodies.items())})")
         Phase.name = "raw"
-        results["raw_engine"] = replay(model_dir, bodies, list(cfg.raw_concurrency), lf.settings.threads, log) if bodies \
+        big_model = lf.client.model_chain("dossier")[0]
+        sweeps = {m: list(cfg.raw_concurrency_big if m == big_model else cfg.raw_concurrency) for m in bodies}
+        results["raw_engine"] = replay(model_dir, bodies, sweeps, lf.settings.threads, log) if bodies \
             else {"floor_s": 0.0, "models": {}, "note": "W1 sent nothing to the engine"}
         _phase_peak(results, "raw_engine")
 
@@ -216,33 +221,7 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
 
     # -- orchestration overhead per backfilled partition: empty 1-day vs N-day single-run backfills.
     if not _skip(cfg, "overhead"):
-        D.write_sources(sources, [D.w1_source(w1)])
-        end = w1.day - datetime.timedelta(days=30)
-        n = cfg.overhead_days
-        log(f"orchestration overhead: empty 1-day and {n}-day backfills")
-        runs = []
-        for days, label in ((1, "overhead_1a"), (n, f"overhead_{n}"), (1, "overhead_1b")):
-            run_result = lf.materialize(end - datetime.timedelta(days=days - 1), end, label)
-            _check(run_result, log)
-            runs.append({"days": days, "wall_s": run_result["wall_s"], "dagster": run_result["dagster"],
-                         "duckdb_s": run_result["stages"]["duckdb_s"], "success": run_result["success"],
-                         "cpu": run_result["cpu"]})
-        one = min(r["wall_s"] for r in runs if r["days"] == 1)
-        many = next(r for r in runs if r["days"] == n)
-        per = (many["wall_s"] - one) / (n - 1)
-        results["overhead"] = {
-            "method": f"wall time of a single-run backfill of {n} empty daily partitions minus that of 1 empty "
-                      f"partition (best of two), divided by {n - 1}: the marginal cost of one more partition "
-                      "(Dagster events and checks per partition, per-day SQL), with the per-run fixed costs "
-                      "(golden set from cache, model already loaded, sources parsed once) cancelled out",
-            "runs": runs,
-            "per_partition_ms": round(per * 1000, 2),
-            "per_partition_event_log_entries": round(
-                (many["dagster"]["event_log_entries"] - runs[0]["dagster"]["event_log_entries"]) / (n - 1), 2),
-        }
-        if "w2" in results:
-            w2r = results["w2"]
-            results["overhead"]["w2_wall_per_partition_ms"] = round(w2r["wall_s"] / w2r["partition_count"] * 1000, 2)
+        results["overhead"] = _overhead(cfg, lf, w1, sources, results, log)
 
     # -- peak RSS vs archive size, fresh subprocesses.
     if not _skip(cfg, "rss"):
@@ -252,17 +231,69 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
     Phase.name = "report"
 
 
+def _overhead(cfg: Config, lf, w1, sources: Path, results: dict, log: Log) -> dict:
+    import dagster as dg
+
+    from bench import data as D
+    from bench.instrument import profile_by_package
+
+    D.write_sources(sources, [D.w1_source(w1)])
+    end = w1.day - datetime.timedelta(days=30)  # no signal is dated there: every partition is empty
+    n = cfg.overhead_days
+
+    def span(days: int) -> tuple[datetime.date, datetime.date]:
+        return end - datetime.timedelta(days=days - 1), end
+
+    def marginal(runs: list[dict]) -> float:
+        one = min(r["wall_s"] for r in runs if r["days"] == 1)
+        many = min(r["wall_s"] for r in runs if r["days"] == n)
+        return (many - one) / (n - 1)
+
+    out: dict = {}
+    for label, instance in (("sqlite", lf.instance), ("in_memory", dg.DagsterInstance.ephemeral())):
+        log(f"orchestration overhead ({label} Dagster instance): empty 1-day and {n}-day backfills")
+        runs = []
+        for days in (1, n, 1):
+            res = lf.materialize(*span(days), f"overhead_{label}_{days}", instance=instance)
+            _check(res, log)
+            runs.append({"days": days, "wall_s": res["wall_s"], "dagster": res["dagster"],
+                         "duckdb_s": res["stages"]["duckdb_s"], "success": res["success"], "cpu": res["cpu"]})
+        out[label] = {
+            "runs": runs,
+            "per_partition_ms": round(marginal(runs) * 1000, 2),
+            "per_partition_event_log_entries": round(
+                (runs[1]["dagster"]["event_log_entries"] - runs[0]["dagster"]["event_log_entries"]) / (n - 1), 2),
+            "per_partition_duckdb_ms": round((runs[1]["duckdb_s"] - runs[0]["duckdb_s"]) / (n - 1) * 1000, 3),
+        }
+    days = min(n, 60)
+    log(f"orchestration overhead: profiling a {days}-day empty backfill (cProfile, own time per package)")
+    res, profile = profile_by_package(lambda: lf.materialize(*span(days), f"overhead_profile_{days}"))
+    profile["days"] = days
+    profile["wall_s_under_profiler"] = res["wall_s"]
+    out["profile"] = profile
+    out["per_partition_ms"] = out["sqlite"]["per_partition_ms"]
+    out["method"] = (
+        f"wall time of a single-run backfill of {n} empty daily partitions minus that of 1 empty partition "
+        f"(best of two), divided by {n - 1}: the marginal cost of one more partition in a backfill (Dagster "
+        "events, asset checks and per-day SQL), with per-run fixed costs (golden set from cache, models loaded, "
+        "sources parsed once) cancelled out. Measured on the SQLite-backed Dagster instance leadflow uses "
+        "(dagster.yaml) and, for comparison, on an in-memory instance; the profile attributes own CPU time of "
+        "one profiled backfill to packages"
+    )
+    if "w2" in results:
+        w2r = results["w2"]
+        out["w2_wall_per_partition_ms"] = round(w2r["wall_s"] / w2r["partition_count"] * 1000, 2)
+    return out
+
+
 def _rss_probes(cfg: Config, paths, w2, workdir: Path, log: Log) -> dict:
     from bench import data as D
     from bench.rss import probe
 
-    base = w2.path if cfg.quick else paths.emails
+    base = paths.emails
     messages = D.mbox_messages(base)
     log(f"peak RSS probes: {base.name} ({len(messages)} messages) x {list(cfg.rss_copies)}, fresh subprocesses")
     first, last = w2.first.isoformat(), w2.last.isoformat()
-    if not cfg.quick:
-        full = D.build_w2(base, len(messages), workdir / "rss_dates.mbox")
-        first, last = full.first.isoformat(), full.last.isoformat()
     points = []
     for k in cfg.rss_copies:
         mbox = workdir / f"rss_{k}x.mbox"

@@ -97,7 +97,7 @@ def test_rematerializing_yields_same_rows_and_no_llm_calls(workspace, first_run)
         pd.testing.assert_frame_equal(frame[columns].reset_index(drop=True), after[columns].reset_index(drop=True))
     # The re-run is a new version, published in place of the first; the first is kept.
     assert len(_table(workspace, "prefilter_scores")["run_id"].unique()) == 2
-    history = _table(workspace, "publications")
+    history = _table(workspace, "publications").sort_values("seq")
     assert list(history["action"]) == ["publish", "publish"] and history["prev_run_id"].iloc[1] == history["run_id"].iloc[0]
 
 
