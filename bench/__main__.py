@@ -23,11 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--w1-unique", type=int, help="unique postings in W1 (default 20 x scale; 70 %% repeats are added)")
     parser.add_argument("--w2-days", type=int, help="daily partitions W2 backfills: the archive's busiest window "
                                                     "(default 60 x scale; 0 = every day the archive spans)")
-    parser.add_argument("--overhead-days", type=int, help="empty partitions in the overhead backfill (default 120 x scale)")
+    parser.add_argument("--overhead-days", type=int, help="empty partitions in the overhead backfill (default 60 x scale)")
     parser.add_argument("--raw-concurrency", type=_ints,
                         help="concurrencies the raw engine tries for the small model, e.g. 1,2,4 (default)")
     parser.add_argument("--raw-concurrency-big", type=_ints,
-                        help="... and for the big (dossier) model (default 2; 1,2,4 from --scale 2)")
+                        help="... and for the big (dossier) model (default 1,2; 1,2,4 above --scale 1)")
     parser.add_argument("--skip", type=lambda v: tuple(x for x in v.split(",") if x), default=(),
                         help=f"comma-separated phases to skip: {', '.join(PHASES)}")
     parser.add_argument("--data-dir", help="data root holding jobs/ and emails/ (default ../shared/data, "

@@ -67,6 +67,7 @@ class W1Workload:
     base_pool: int
     golden_excluded: bool
     avoid_leads: bool
+    unfit_skipped: list
     records: list = field(default_factory=list, repr=False)  # raw JSON dicts in file order
 
 
@@ -74,7 +75,8 @@ def _golden_ids() -> set[str]:
     return {json.loads(line)["job_id"] for line in GOLDEN.read_text().splitlines() if line.strip()}
 
 
-def build_w1(jobs_path: Path, unique: int, out: Path, seed: int = 5, avoid_leads: bool = False) -> W1Workload:
+def build_w1(jobs_path: Path, unique: int, out: Path, seed: int = 5, avoid_leads: bool = False,
+             fits=None) -> W1Workload:
     """`avoid_leads` (the --quick smoke run): base postings only among titles leadflow's keyword
     rule does not flag, so that (most likely) no dossier is written: one costs 25-100 s here."""
     lines = [line for line in jobs_path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -100,8 +102,15 @@ def build_w1(jobs_path: Path, unique: int, out: Path, seed: int = 5, avoid_leads
     if not golden_excluded:
         pool = pool + [r for r in records if str(r.get("job_id")) in golden]
     rng = random.Random(seed)
-    unique = min(unique, len(pool))
-    bases = rng.sample(pool, unique)
+    # `fits(record)` screens out postings leadflow cannot process at all (see runner: a Greek
+    # posting overflows the embedder's 512-token batch and fails the whole partition).
+    order = rng.sample(pool, len(pool))
+    bases, unfit = [], []
+    for record in order:
+        if len(bases) == unique:
+            break
+        (bases if fits is None or fits(record) else unfit).append(record)
+    unique = len(bases)
     total = round(unique / W1_MIX["unique"])
     counts = {
         "unique": unique,
@@ -134,7 +143,8 @@ def build_w1(jobs_path: Path, unique: int, out: Path, seed: int = 5, avoid_leads
     return W1Workload(
         path=out, day=W1_DAY, signals=len(parsed), unique_postings=unique, counts=counts,
         unique_content=len(hashes), repeat_share=round(1 - unique / max(len(parsed), 1), 4),
-        base_pool=len(pool), golden_excluded=golden_excluded, avoid_leads=avoid_leads, records=postings,
+        base_pool=len(pool), golden_excluded=golden_excluded, avoid_leads=avoid_leads,
+        unfit_skipped=[f"{r.get('job_id')}: {r.get('title')}" for r in unfit], records=postings,
     )
 
 

@@ -18,6 +18,7 @@ from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.llm.metrics import summarize
 from bench.instrument import TimedDuckDBResource
 
+CORE_ASSETS = ("raw_signals", "signal_embeddings", "prefilter_scores", "dossiers")
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -86,6 +87,7 @@ class Leadflow:
         Phase.name = f"{phase}:after"
         records = list(recorder.records)
         failures = []
+        succeeded = sorted({e.step_key for e in result.all_events if e.is_step_success})
         for event in result.all_events:
             if event.is_step_failure:
                 error = getattr(event.event_specific_data, "error", None)
@@ -113,6 +115,10 @@ class Leadflow:
             "partition_count": (last - first).days + 1,
             "assets": self.asset_names,
             "success": result.success,
+            # The work the figures rely on happened: every asset up to the dossiers succeeded
+            # (a failed quality check that only holds back publishing does not void the timing).
+            "core_ok": all(a in succeeded for a in CORE_ASSETS if a in self.asset_names),
+            "steps_succeeded": succeeded,
             "run_id": result.run_id,
             "failures": failures,
             "checks_failed": checks_failed,

@@ -25,7 +25,7 @@ def unique_bodies(entries: list[dict]) -> dict[str, list[dict]]:
     seen: set[str] = set()
     out: dict[str, list[dict]] = {}
     for e in entries:
-        key = json.dumps(e["body"], sort_keys=True)
+        key = e["model"] + "\x1f" + json.dumps(e["body"], sort_keys=True)  # a fallback model may get the same body
         if key in seen:
             continue
         seen.add(key)

@@ -25,9 +25,18 @@ def _r(x, n=2):
     return None if x is None else round(float(x), n)
 
 
+def _valid(r: dict, key: str) -> dict:
+    """A run's results, or {} when its pipeline work did not complete (its figures would lie)."""
+    run = r.get(key) or {}
+    return run if run.get("core_ok") else {}
+
+
 def figures(r: dict) -> tuple[dict, list[dict]]:
     f: dict = {}
-    w1, naive, raw = r.get("w1") or {}, r.get("naive") or {}, r.get("raw_engine") or {}
+    invalid = [k for k in ("warmup", "w1", "w3_w1", "w2", "w3_w2") if r.get(k) and not r[k].get("core_ok")]
+    if invalid:
+        f["invalid_runs"] = {k: r[k].get("failures") for k in invalid}
+    w1, naive, raw = _valid(r, "w1"), r.get("naive") or {}, r.get("raw_engine") or {}
     n_w1 = _get(r, "workloads", "W1", "signals")
     if w1.get("wall_s"):
         f["w1_leadflow_signals_per_min"] = _r(n_w1 / w1["wall_s"] * 60, 1)
@@ -43,7 +52,9 @@ def figures(r: dict) -> tuple[dict, list[dict]]:
             if naive.get("classify_only_seconds_per_signal"):
                 f["ratio_vs_naive_classify_only"] = _r(
                     f["w1_leadflow_signals_per_min"] * naive["classify_only_seconds_per_signal"] / 60, 1)
-    stage = _get(w1, "stages", "llm_stage_s")
+    source = raw.get("source_phase", "w1")
+    stage = _get(_valid(r, source), "stages", "llm_stage_s")
+    f["miss_path_workload"] = source
     if raw.get("floor_s") is not None and stage:
         f["raw_engine_floor_s"] = raw["floor_s"]
         f["leadflow_llm_stage_s"] = stage
@@ -67,11 +78,11 @@ def figures(r: dict) -> tuple[dict, list[dict]]:
         f["big_model_calls_leadflow"] = lf_big
         f["big_model_calls_naive_extrapolated"] = _r(naive_big, 1)
         f["big_model_calls_avoided_vs_naive"] = _r(1 - lf_big / naive_big, 4)
-    remat = [r[k]["llm"]["llm_calls"] for k in ("w3_w1", "w3_w2") if r.get(k)]
-    if remat:
-        f["remat_llm_calls"] = int(sum(remat))
-        f["remat_llm_calls_by_run"] = {k: r[k]["llm"]["llm_calls"] for k in ("w3_w1", "w3_w2") if r.get(k)}
-        f["remat_cache_hits_by_tier"] = {k: r[k]["llm"]["cache_hits_by_tier"] for k in ("w3_w1", "w3_w2") if r.get(k)}
+    remat_runs = [k for k in ("w3_w1", "w3_w2") if _valid(r, k)]
+    if remat_runs and not any(r.get(k) and k not in remat_runs for k in ("w3_w1", "w3_w2")):
+        f["remat_llm_calls"] = int(sum(r[k]["llm"]["llm_calls"] for k in remat_runs))
+        f["remat_llm_calls_by_run"] = {k: r[k]["llm"]["llm_calls"] for k in remat_runs}
+        f["remat_cache_hits_by_tier"] = {k: r[k]["llm"]["cache_hits_by_tier"] for k in remat_runs}
     f["overhead_ms_per_partition"] = _get(r, "overhead", "per_partition_ms")
     f["overhead_ms_per_partition_in_memory_instance"] = _get(r, "overhead", "in_memory", "per_partition_ms")
     f["overhead_event_log_entries_per_partition"] = _get(r, "overhead", "sqlite", "per_partition_event_log_entries")
@@ -109,15 +120,16 @@ def _rss_figures(rss: dict | None) -> dict:
 
 def latency_table(r: dict) -> list[dict]:
     rows = []
-    w1 = r.get("w1") or {}
-    for role, s in (w1.get("llm_by_role") or {}).items():
-        if s.get("latency_p50_s") is not None:
-            rows.append({"stage": f"W1 {role} (engine miss{' batch' if role == 'embed' else ''})",
-                         "n": s["requests"] - s["cache_hits"] - s["coalesced"],
-                         "p50_s": s["latency_p50_s"], "p95_s": s["latency_p95_s"]})
+    w1 = _valid(r, "w1")
+    for run in ("w1", "w2"):
+        for role, s in (_valid(r, run).get("llm_by_role") or {}).items():
+            if s.get("latency_p50_s") is not None:
+                rows.append({"stage": f"{run.upper()} {role} (engine miss{' batch' if role == 'embed' else ''})",
+                             "n": s["requests"] - s["cache_hits"] - s["coalesced"],
+                             "p50_s": s["latency_p50_s"], "p95_s": s["latency_p95_s"]})
     for tier, s in (w1.get("hit_latency_us") or {}).items():
         rows.append({"stage": f"W1 cache hit ({tier})", "n": s["n"], "p50_s": s["p50"] / 1e6, "p95_s": s["p95"] / 1e6})
-    for tier, s in (_get(r, "w3_w1", "hit_latency_us") or {}).items():
+    for tier, s in (_get(_valid(r, "w3_w1"), "hit_latency_us") or {}).items():
         rows.append({"stage": f"W3 cache hit ({tier})", "n": s["n"], "p50_s": s["p50"] / 1e6, "p95_s": s["p95"] / 1e6})
     naive = (r.get("naive") or {}).get("rows") or []
     for part in ("classify_s", "dossier_s", "total_s"):
@@ -194,6 +206,9 @@ def render_markdown(r: dict, json_name: str) -> str:
     lines = [
         f"# leadflow benchmark {r['started_utc']}",
         "",
+        *([f"**Quick smoke run**: sizes are too small for the figures to mean much.", ""] if r["config"]["quick"] else []),
+        *([f"**Runs whose pipeline work failed (their figures are n/a)**: {f['invalid_runs']}", ""]
+          if f.get("invalid_runs") else []),
         f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['gpu']}; Python {m['python']}, "
         f"xllamacpp {m['xllamacpp']}, dagster {m['dagster']}, duckdb {m['duckdb']}. "
         f"Load average at start {m['loadavg_at_start']}, at end {m.get('loadavg_at_end')}; other processes kept "
@@ -223,7 +238,7 @@ def render_markdown(r: dict, json_name: str) -> str:
         f"| ratio leadflow / naive (W1) | {_fmt(f.get('ratio_leadflow_over_naive'), 'x', 1)} |",
         f"| ratio incl. warm-up | {_fmt(f.get('ratio_incl_warmup'), 'x', 1)} |",
         f"| ratio vs a naive that only classifies with the big model (no dossiers) | {_fmt(f.get('ratio_vs_naive_classify_only'), 'x', 1)} |",
-        f"| miss path: raw engine floor / leadflow LLM-stage time | {_fmt(f.get('raw_engine_floor_s'), ' s', 1)} / {_fmt(f.get('leadflow_llm_stage_s'), ' s', 1)} = {_fmt(f.get('miss_path_efficiency'), '', 3)} (raw best concurrency {f.get('raw_best_concurrency')}) |",
+        f"| miss path ({f.get('miss_path_workload')} prompts): raw engine floor / leadflow LLM-stage time | {_fmt(f.get('raw_engine_floor_s'), ' s', 1)} / {_fmt(f.get('leadflow_llm_stage_s'), ' s', 1)} = {_fmt(f.get('miss_path_efficiency'), '', 3)} (raw best concurrency {f.get('raw_best_concurrency')}) |",
         f"| cost per cache hit: full `complete_json` path mean / p95 | {_fmt(f.get('cache_hit_us_full_client_path'), ' us', 1)} / {_fmt(f.get('cache_hit_us_full_client_path_p95'), ' us', 1)} |",
         f"| cost per cache hit: memory tier / SQLite tier lookup / embedding per text | {_fmt(f.get('cache_hit_us_memory_tier'), ' us', 1)} / {_fmt(f.get('cache_hit_us_sqlite_tier'), ' us', 1)} / {_fmt(f.get('cache_hit_us_embedding_per_text'), ' us', 1)} |",
         f"| big-model calls avoided by the cascade (unique W1 signals) | {_fmt(f.get('cascade_big_model_avoided_share'), '', 3)} ({f.get('cascade_detail', 'n/a')}) |",
@@ -248,7 +263,8 @@ def render_markdown(r: dict, json_name: str) -> str:
         if not x:
             continue
         llm = x["llm"]
-        lines.append(f"| {key}{'' if x['success'] else ' (FAILED)'} | {x['partition_count']} | {x['wall_s']:.1f} | {llm['requests']} | "
+        state = "" if x["success"] else (" (checks failed)" if x.get("core_ok") else " (FAILED)")
+        lines.append(f"| {key}{state} | {x['partition_count']} | {x['wall_s']:.1f} | {llm['requests']} | "
                      f"{llm['llm_calls']} | {llm['cache_hits']} {llm['cache_hits_by_tier']} | {x['dagster']['steps_total_s']:.1f} | "
                      f"{x['cpu']['others_busy_cores']} |")
     for label in ("sqlite", "in_memory"):
@@ -311,9 +327,9 @@ def _secs(x) -> str:
 
 
 def _profile_lines(r: dict) -> list[str]:
-    w1 = r.get("w1")
+    w1 = _valid(r, "w1")
     if not w1:
-        return ["W1 not run."]
+        return ["W1 did not run to completion: no profile."]
     wall = w1["wall_s"]
     st = w1["stages"]
     dag = w1["dagster"]

@@ -21,30 +21,38 @@ KEY_VERSION = 1
 _RESERVED = "key_version"
 
 
+def _nfc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFC", text)  # ASCII is already NFC
+
+
 def _normalize(obj: Any) -> Any:
-    """Return a JSON-ready copy of ``obj`` with NFC strings, lists for tuples, plain numbers."""
+    """Return a JSON-ready copy of ``obj`` with NFC strings, lists for tuples, plain numbers.
+
+    Runs on every cache lookup: the common types are tested first, by exact type.
+    """
+    kind = type(obj)
+    if kind is str or isinstance(obj, str):
+        return _nfc(obj)
+    if kind is dict or isinstance(obj, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise TypeError(f"cache key parts need str dict keys, got {type(key).__name__}")
+            norm = _nfc(key)
+            if norm in out:
+                raise ValueError(f"dict keys collide after NFC normalization: {key!r}")
+            out[norm] = _normalize(value)
+        return out
+    if kind is list or isinstance(obj, (list, tuple)):
+        return [_normalize(item) for item in obj]
     if obj is None or isinstance(obj, bool):
         return obj
-    if isinstance(obj, str):
-        return unicodedata.normalize("NFC", obj)
     if isinstance(obj, numbers.Integral):
         return int(obj)  # IntEnum, numpy.int64 ... hash as the number they are
     if isinstance(obj, float):
         # json renders floats with float.__repr__ (shortest round-trip form, stable across
         # platforms); float() strips subclasses such as numpy.float64 whose repr differs.
         return float(obj)
-    if isinstance(obj, Mapping):
-        out: dict[str, Any] = {}
-        for key, value in obj.items():
-            if not isinstance(key, str):
-                raise TypeError(f"cache key parts need str dict keys, got {type(key).__name__}")
-            norm = unicodedata.normalize("NFC", key)
-            if norm in out:
-                raise ValueError(f"dict keys collide after NFC normalization: {key!r}")
-            out[norm] = _normalize(value)
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [_normalize(item) for item in obj]
     raise TypeError(f"{type(obj).__name__} is not JSON-serializable in a cache key")
 
 

@@ -4,7 +4,6 @@ fallback chains, context sizing and metrics, over any backend.
 Dagster-free: the `LLMResource` builds one of these; tests and the benchmark call it directly.
 """
 
-import hashlib
 import json
 import logging
 import queue
@@ -21,7 +20,7 @@ import numpy as np
 
 from leadflow.llm.cache import TieredCache
 from leadflow.llm.backends.base import Backend
-from leadflow.llm.cache_key import canonical_json, cache_key
+from leadflow.llm.cache_key import cache_key
 from leadflow.llm.catalog import Catalog
 from leadflow.llm.context_window import DEFAULT_BUCKETS, choose_num_ctx, estimate_tokens
 from leadflow.llm.metrics import CallRecord, MetricsHub
@@ -335,7 +334,7 @@ class LLMClient:
                 "template": template.id,
                 "template_hash": template.content_hash,
                 "messages": list(request.messages),
-                "schema_hash": hashlib.sha256(canonical_json(request.schema).encode()).hexdigest(),
+                "schema_hash": template.schema_hash,
             }
         )
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from leadflow.llm.cache_key import canonical_json
+
 
 class TemplateError(ValueError):
     """A template file is malformed, or rendering got the wrong variables."""
@@ -30,6 +32,7 @@ class PromptTemplate:
     output_schema: dict[str, Any] | None
     defaults: dict[str, Any] = field(default_factory=dict)
     content_hash: str = ""
+    schema_hash: str = ""  # of the canonical output schema: computed once, part of every cache key
 
     @property
     def label(self) -> str:
@@ -67,6 +70,7 @@ def _parse(path: Path, raw_bytes: bytes) -> PromptTemplate:
         output_schema=raw.get("output_schema"),
         defaults=raw.get("defaults") or {},
         content_hash=hashlib.sha256(raw_bytes).hexdigest(),
+        schema_hash=hashlib.sha256(canonical_json(raw.get("output_schema")).encode()).hexdigest(),
     )
 
 
