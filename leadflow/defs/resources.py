@@ -128,6 +128,7 @@ class PipelineSettings(dg.ConfigurableResource):
     max_quarantine_rate: float = Field(default=0.25, description="Gate: quarantined share of records read.")
     min_valid_output_rate: float = Field(default=0.9, description="Gate: small-model answers that validate.")
     max_error_rate: float = Field(default=0.2, description="Gate: invalid LLM outputs over all outputs.")
+    error_rate_min_outputs: int = Field(default=10, description="Outputs needed before the error-rate gate judges.")
     golden_tolerance: float = Field(default=0.1, description="Gate: allowed golden-set F1 drop vs published.")
     psi_warn: float = Field(default=0.25, description="Bucket drift (PSI) that warns.")
     psi_rollback: float = Field(default=0.5, description="Bucket drift (PSI) after publish that rolls back.")

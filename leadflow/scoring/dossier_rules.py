@@ -8,7 +8,7 @@ import re
 
 SECTIONS = ("company_summary", "trigger", "icp_fit", "decision_makers", "suggested_opener", "risks")
 MIN_CHARS = 160
-MAX_COPIED_SHARE = 0.5
+MAX_COPIED_SHARE = 0.6  # an echo copies ~all of its runs; a faithful summary may reuse some phrases
 SHINGLE = 6
 
 
