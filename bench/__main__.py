@@ -35,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"), help="results directory")
     parser.add_argument("--workdir", help="keep work files here (default: a temp dir, deleted after the run)")
     parser.add_argument("--keep-workdir", action="store_true", help="do not delete the temp work directory")
+    parser.add_argument("--render", metavar="RESULTS_JSON",
+                        help="only recompute figures/targets of a results JSON and rewrite its .md next to it")
     args = parser.parse_args(argv)
+    if args.render:
+        return _render(Path(args.render))
     unknown = set(args.skip) - set(PHASES)
     if unknown:
         parser.error(f"unknown phase(s) to skip: {', '.join(sorted(unknown))}")
@@ -51,6 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     json_path, md_path, markdown = write_results(results, Path(cfg.out_dir))
     print(markdown)
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    return 1 if results.get("error") else 0
+
+
+def _render(json_path: Path) -> int:
+    import json
+
+    from bench.report import figures, render_markdown
+
+    results = json.loads(json_path.read_text())
+    results["figures"], results["targets"] = figures(results)
+    json_path.write_text(json.dumps(results, indent=2, default=str))
+    markdown = render_markdown(results, json_path.name)
+    json_path.with_suffix(".md").write_text(markdown)
+    print(markdown)
     return 0
 
 

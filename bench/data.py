@@ -6,7 +6,7 @@
   normalization, other location) and edited variants (new title suffix or an extra sentence:
   near-identical, but different content). All dated by one pinned import date: one partition.
 - W2 (historical email backfill): the Enron mbox as the source and its busiest window of daily
-  partitions (90 days at scale 1, x scale; `--w2-days 0` = every day the archive spans, ~1770
+  partitions (60 days at scale 1, x scale; `--w2-days 0` = every day the archive spans, ~1800
   partitions) as one single-run backfill.
 - RSS probes: the same mbox repeated k times with fresh Message-IDs (a k-times bigger archive).
 """

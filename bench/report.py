@@ -66,6 +66,7 @@ def figures(r: dict) -> tuple[dict, list[dict]]:
     f["cache_hit_us_memory_tier"] = _get(cc, "tiered_get_memory_hit", "mean_us")
     f["cache_hit_us_sqlite_tier"] = _get(cc, "tiered_get_sqlite_hit", "mean_us")
     f["cache_hit_us_embedding_per_text"] = _get(cc, "embed_many_hit_per_text", "mean_us")
+    f["cache_hit_parts_us"] = cc.get("complete_json_parts")
     written = w1.get("written") or {}
     unique, dossier_unique = written.get("unique_content"), written.get("dossier_unique")
     if isinstance(unique, int) and isinstance(dossier_unique, int) and unique:
@@ -174,7 +175,9 @@ def _targets(f: dict) -> list[dict]:
               "measured": None if us is None else f"{us:.1f} us full client path (memory-tier lookup alone {mem} us)",
               "status": _met(us, us is not None and us <= 50)})
     calls = f.get("remat_llm_calls")
-    t.append({"id": "remat_calls", "goal": TARGETS["remat_calls"], "measured": calls,
+    why = " (answers rejected by validation are never cached, so they are asked again; see 'What went wrong')" \
+        if calls else ""
+    t.append({"id": "remat_calls", "goal": TARGETS["remat_calls"], "measured": None if calls is None else f"{calls}{why}",
               "status": _met(calls, calls == 0)})
     ms = f.get("overhead_ms_per_partition")
     t.append({"id": "overhead", "goal": TARGETS["overhead"], "measured": None if ms is None else f"{ms:.1f} ms",
@@ -206,7 +209,9 @@ def render_markdown(r: dict, json_name: str) -> str:
     lines = [
         f"# leadflow benchmark {r['started_utc']}",
         "",
-        *([f"**Quick smoke run**: sizes are too small for the figures to mean much.", ""] if r["config"]["quick"] else []),
+        *(["**Quick smoke run**: sizes are too small for the figures to mean much.", ""] if r["config"]["quick"] else []),
+        *([f"**The benchmark stopped early**: `{r['error'].strip().splitlines()[-1]}` (traceback in the JSON).", ""]
+          if r.get("error") else []),
         *([f"**Runs whose pipeline work failed (their figures are n/a)**: {f['invalid_runs']}", ""]
           if f.get("invalid_runs") else []),
         f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['gpu']}; Python {m['python']}, "
@@ -240,6 +245,7 @@ def render_markdown(r: dict, json_name: str) -> str:
         f"| ratio vs a naive that only classifies with the big model (no dossiers) | {_fmt(f.get('ratio_vs_naive_classify_only'), 'x', 1)} |",
         f"| miss path ({f.get('miss_path_workload')} prompts): raw engine floor / leadflow LLM-stage time | {_fmt(f.get('raw_engine_floor_s'), ' s', 1)} / {_fmt(f.get('leadflow_llm_stage_s'), ' s', 1)} = {_fmt(f.get('miss_path_efficiency'), '', 3)} (raw best concurrency {f.get('raw_best_concurrency')}) |",
         f"| cost per cache hit: full `complete_json` path mean / p95 | {_fmt(f.get('cache_hit_us_full_client_path'), ' us', 1)} / {_fmt(f.get('cache_hit_us_full_client_path_p95'), ' us', 1)} |",
+        f"| ... where the full path's time goes (us) | {f.get('cache_hit_parts_us')} |",
         f"| cost per cache hit: memory tier / SQLite tier lookup / embedding per text | {_fmt(f.get('cache_hit_us_memory_tier'), ' us', 1)} / {_fmt(f.get('cache_hit_us_sqlite_tier'), ' us', 1)} / {_fmt(f.get('cache_hit_us_embedding_per_text'), ' us', 1)} |",
         f"| big-model calls avoided by the cascade (unique W1 signals) | {_fmt(f.get('cascade_big_model_avoided_share'), '', 3)} ({f.get('cascade_detail', 'n/a')}) |",
         f"| big-model calls, leadflow vs naive on all W1 signals | {_fmt(f.get('big_model_calls_leadflow'))} vs {_fmt(f.get('big_model_calls_naive_extrapolated'))} (avoided {_fmt(f.get('big_model_calls_avoided_vs_naive'), '', 4)}) |",
@@ -361,7 +367,7 @@ def _profile_lines(r: dict) -> list[str]:
         out.append(f"| of which spent on {role} answers that were rejected (never cached) | {secs:.2f} | {secs / wall:.0%} |")
     for model, e in (w1["engine"]["chat"] or {}).items():
         out.append(f"| engine `{model}`: {e['requests']} requests, busy {e['busy_wall_s']:.1f} s wall; "
-                   f"prefill {e['prefill_s']:.1f} s ({e['prompt_tokens']} tok, {e['cached_prompt_tokens']} from prompt cache) "
+                   f"prefill {e['prefill_s']:.1f} s ({e['prompt_tokens']} tokens computed, {e['cached_prompt_tokens']} reused from the prompt cache) "
                    f"vs decode {e['decode_s']:.1f} s ({e['completion_tokens']} tok), summed over requests | "
                    f"{e['prefill_s'] + e['decode_s']:.2f} | {(e['prefill_s'] + e['decode_s']) / wall:.0%} |")
     emb = w1["engine"].get("embed")

@@ -1,7 +1,8 @@
 """Runs every workload and contender in one process, in an order that keeps them comparable.
 
- 1. build the workload files (W1 mix, W2 slice) in a throwaway work directory
- 2. load the three models once (excluded from every contender's time)
+ 1. load the three models once (excluded from every contender's time)
+ 2. build the workload files (W1 mix; W2 = the mbox and its busiest window) in a throwaway work
+    directory
  3. warm-up: one empty day through the pipeline, which evaluates the golden set once and
     caches it (leadflow's fixed first-run cost, reported separately)
  4. W1 leadflow          5. W3: W1 again (memory tier emptied first, as in a new run process)
@@ -102,6 +103,11 @@ def run(cfg: Config) -> dict:
     reset_peak_rss()
     try:
         _run_phases(cfg, results, workdir, model_dir, log)
+    except Exception:  # noqa: BLE001 - write what was measured, with the error, rather than nothing
+        import traceback
+
+        results["error"] = traceback.format_exc()[-4000:]
+        log(f"!! benchmark stopped early: {results['error'].strip().splitlines()[-1]}")
     finally:
         results["total"] = total_watch.stop()
         results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -235,7 +241,7 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
     if not _skip(cfg, "rss"):
         results["rss"] = _rss_probes(cfg, paths, w2, workdir, log)
 
-    results["peak_rss_mib"]["overall_max"] = max(v for v in results["peak_rss_mib"].values() if v)
+    results["peak_rss_mib"]["overall_max"] = max((v for v in results["peak_rss_mib"].values() if v), default=None)
     Phase.name = "report"
 
 
@@ -354,12 +360,23 @@ def _check(run_result: dict, log: Log) -> None:
 def write_results(results: dict, out_dir: Path) -> tuple[Path, Path, str]:
     from bench.report import figures, render_markdown
 
-    results["figures"], results["targets"] = figures(results)
+    try:
+        results["figures"], results["targets"] = figures(results)
+    except Exception:  # noqa: BLE001 - keep the raw measurements even if a figure cannot be derived
+        import traceback
+
+        results["figures"], results["targets"] = {"error": traceback.format_exc()[-2000:]}, []
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / f"{stamp}.json"
     md_path = out_dir / f"{stamp}.md"
     json_path.write_text(json.dumps(results, indent=2, default=str))
-    markdown = render_markdown(results, json_path.name)
+    try:
+        markdown = render_markdown(results, json_path.name)
+    except Exception:  # noqa: BLE001
+        import traceback
+
+        markdown = (f"# leadflow benchmark\n\nRun error: {results.get('error') or 'none'}\n\n"
+                    f"The summary could not be rendered:\n\n```\n{traceback.format_exc()}\n```\n")
     md_path.write_text(markdown)
     return json_path, md_path, markdown

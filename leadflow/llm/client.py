@@ -5,6 +5,7 @@ Dagster-free: the `LLMResource` builds one of these; tests and the benchmark cal
 """
 
 import json
+import hashlib
 import logging
 import queue
 import random
@@ -20,7 +21,7 @@ import numpy as np
 
 from leadflow.llm.cache import TieredCache
 from leadflow.llm.backends.base import Backend
-from leadflow.llm.cache_key import cache_key
+from leadflow.llm.cache_key import cache_key, canonical_json
 from leadflow.llm.catalog import Catalog
 from leadflow.llm.context_window import DEFAULT_BUCKETS, choose_num_ctx, estimate_tokens
 from leadflow.llm.metrics import CallRecord, MetricsHub
@@ -319,6 +320,13 @@ class LLMClient:
                         "the server may truncate it", prompt_tokens, request.max_tokens, num_ctx, request.model)
         return replace(request, num_ctx=num_ctx)
 
+    @staticmethod
+    def _schema_hash(template: PromptTemplate, request: ChatRequest) -> str:
+        """The template's precomputed hash when the request carries its schema (the hot path)."""
+        if request.schema is template.output_schema:
+            return template.schema_hash
+        return hashlib.sha256(canonical_json(request.schema).encode()).hexdigest()
+
     def request_key(self, role: str, template: PromptTemplate, request: ChatRequest) -> str:
         """SHA-256 over everything that changes the output (peers' lesson 1)."""
         options = request.options()
@@ -334,7 +342,7 @@ class LLMClient:
                 "template": template.id,
                 "template_hash": template.content_hash,
                 "messages": list(request.messages),
-                "schema_hash": template.schema_hash,
+                "schema_hash": self._schema_hash(template, request),
             }
         )
 

@@ -141,3 +141,4 @@ def test_unreachable_server_is_retryable_and_unhealthy():
             )
     finally:
         backend.close()
+

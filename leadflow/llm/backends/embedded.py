@@ -7,6 +7,7 @@ HTTP API on 127.0.0.1 (`listening_address`), which the tests use to exercise the
 backend against a real server.
 """
 
+import importlib
 import threading
 import time
 from pathlib import Path
@@ -55,6 +56,8 @@ class EngineHandle:
         self.listening_address = self.server.listening_address
 
 
+EMBED_MAX_PIECES = 254  # MiniLM's 256-token window less [CLS] and [SEP]
+
 _ENGINES: dict[tuple, EngineHandle] = {}
 _ENGINES_LOCK = threading.Lock()
 
@@ -80,6 +83,7 @@ class EmbeddedBackend(Backend):
         self.threads = threads
         self.endpoint = f"embedded://{self.model_dir}"
         self._paths: dict[str, Path] = {}
+        self._tokenizers: dict[str, object] = {}
 
     def model_path(self, model: str) -> Path:
         if model not in self._paths:
@@ -177,10 +181,31 @@ class EmbeddedBackend(Backend):
             _check_error(state["error"])
         return "".join(parts), state["finish"], state["timings"], state["first"]
 
+    def _truncated(self, model: str, texts: list[str]) -> list[str]:
+        """Cut each text after the model's maximum sequence length (256 word pieces for MiniLM,
+        as sentence-transformers does): the engine rejects longer inputs, and characters are no
+        measure of tokens in, say, Greek text."""
+        source = self.catalog.artifact(model).source
+        if source.get("kind") != "minilm_safetensors":
+            return texts
+        if model not in self._tokenizers:
+            from tokenizers import Tokenizer
+
+            module = importlib.import_module(source["module"])
+            tokenizer = Tokenizer.from_file(str(Path(module.get_model_path()) / "tokenizer.json"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._tokenizers[model] = tokenizer
+        limit = EMBED_MAX_PIECES
+        out = []
+        for text, encoding in zip(texts, self._tokenizers[model].encode_batch(texts, add_special_tokens=False)):
+            out.append(text[: encoding.offsets[limit - 1][1]] if len(encoding.ids) > limit else text)
+        return out
+
     def embed(self, model: str, texts: list[str], timeouts: Timeouts) -> EmbedResponse:
         handle = self.engine(model, embedding=True)
         started = time.perf_counter()
-        result = _check_error(handle.server.handle_embeddings({"input": texts}))
+        result = _check_error(handle.server.handle_embeddings({"input": self._truncated(model, texts)}))
         rows = sorted(result["data"], key=lambda row: row["index"])
         return EmbedResponse(
             vectors=[row["embedding"] for row in rows],
