@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.leadflow-installed
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: setup setup-dossier-model demo demo-all test ui doctor check-defs
+.PHONY: setup setup-dossier-model demo demo-all test ui doctor check-defs bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -48,3 +48,6 @@ doctor: setup
 
 check-defs: setup
 	$(VENV)/bin/dg check defs
+
+bench: setup setup-dossier-model
+	$(PY) -m bench $(ARGS)
