@@ -8,7 +8,7 @@ from datetime import date
 
 import duckdb
 
-from leadflow.storage.warehouse import ensure_tables
+from leadflow.storage.warehouse import ensure_tables, transaction
 
 KEEP_VERSIONS = 3  # unpublished versions kept per partition (failed ones stay for inspection)
 
@@ -59,8 +59,7 @@ def publish(conn: duckdb.DuckDBPyConnection, versions: dict[date, str], note: st
     """Point each partition at its version; returns the versions they replaced."""
     ensure_tables(conn)
     previous = published_versions(conn, list(versions))
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for day, run_id in versions.items():
             if previous.get(day) == run_id:
                 continue
@@ -71,10 +70,6 @@ def publish(conn: duckdb.DuckDBPyConnection, versions: dict[date, str], note: st
             conn.execute(
                 "INSERT INTO version_status (partition_date, run_id, status) VALUES (?, ?, 'published')", [day, run_id]
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     _prune(conn, list(versions))
     return {day: previous.get(day) for day in versions}
 
@@ -99,14 +94,15 @@ def rollback(conn: duckdb.DuckDBPyConnection, day: date, note: str = "") -> tupl
             [day, to_run],
         ).fetchone()
         before_target = row[0] if row else None
-    conn.execute(
-        "INSERT INTO publications (partition_date, run_id, prev_run_id, action, note) VALUES (?, ?, ?, 'rollback', ?)",
-        [day, to_run, before_target, note or f"rolled back from {from_run}"],
-    )
-    conn.execute(
-        "INSERT INTO version_status (partition_date, run_id, status, detail) VALUES (?, ?, 'rolled_back', ?)",
-        [day, from_run, note],
-    )
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO publications (partition_date, run_id, prev_run_id, action, note) VALUES (?, ?, ?, 'rollback', ?)",
+            [day, to_run, before_target, note or f"rolled back from {from_run}"],
+        )
+        conn.execute(
+            "INSERT INTO version_status (partition_date, run_id, status, detail) VALUES (?, ?, 'rolled_back', ?)",
+            [day, from_run, note],
+        )
     return from_run, to_run
 
 

@@ -12,6 +12,7 @@ the `duckdb_write` Dagster pool.
 """
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from datetime import date
 
 import duckdb
@@ -83,6 +84,25 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
 
 
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection):
+    """One DuckDB transaction: committed on success, rolled back on any error or interrupt."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    if len(frame):
+        conn.register("incoming_rows", frame)
+        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
+        conn.unregister("incoming_rows")
+
+
 def replace_partitions(
     conn: duckdb.DuckDBPyConnection, table: str, partition_dates: Sequence[date], frame: pd.DataFrame
 ) -> int:
@@ -90,17 +110,9 @@ def replace_partitions(
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}")
     ensure_tables(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(f"DELETE FROM {table} WHERE partition_date = ANY(?::DATE[])", [list(partition_dates)])
-        if len(frame):
-            conn.register("incoming_rows", frame)
-            conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
-            conn.unregister("incoming_rows")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        _insert(conn, table, frame)
     return len(frame)
 
 
@@ -111,28 +123,19 @@ def write_version(
     if table not in VERSIONED:
         raise ValueError(f"{table!r} is not a versioned table")
     ensure_tables(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.execute(
-            f"DELETE FROM {table} WHERE partition_date = ANY(?::DATE[]) AND run_id = ?", [list(partition_dates), run_id]
-        )
-        if len(frame):
-            conn.register("incoming_rows", frame)
-            conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
-            conn.unregister("incoming_rows")
+    days = list(partition_dates)
+    with transaction(conn):
+        conn.execute(f"DELETE FROM {table} WHERE partition_date = ANY(?::DATE[]) AND run_id = ?", [days, run_id])
+        _insert(conn, table, frame)
         if table == VERSIONED[0]:
             conn.execute(
                 "DELETE FROM version_status WHERE partition_date = ANY(?::DATE[]) AND run_id = ? AND status = 'written'",
-                [list(partition_dates), run_id],
+                [days, run_id],
             )
             conn.executemany(
                 "INSERT INTO version_status (partition_date, run_id, status) VALUES (?, ?, 'written')",
-                [[day, run_id] for day in partition_dates],
+                [[day, run_id] for day in days],
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(frame)
 
 
