@@ -21,8 +21,12 @@ TEMPLATE = "classify_signal"
 
 def _stats(samples_ns: list[int]) -> dict:
     us = np.asarray(samples_ns, dtype=float) / 1000
-    return {"n": int(us.size), "mean_us": round(float(us.mean()), 2), "p50_us": round(float(np.percentile(us, 50)), 2),
-            "p95_us": round(float(np.percentile(us, 95)), 2)}
+    return {
+        "n": int(us.size),
+        "mean_us": round(float(us.mean()), 2),
+        "p50_us": round(float(np.percentile(us, 50)), 2),
+        "p95_us": round(float(np.percentile(us, 95)), 2),
+    }
 
 
 def _time_each(fn, items, reps: int) -> list[int]:
@@ -40,8 +44,15 @@ def _time_each(fn, items, reps: int) -> list[int]:
     return samples
 
 
-def measure(client, raw_complete_json, raw_embed_many, calls: list[dict], titles: list[str], sqlite_path: str,
-            lookups: int = 20000) -> dict:
+def measure(
+    client,
+    raw_complete_json,
+    raw_embed_many,
+    calls: list[dict],
+    titles: list[str],
+    sqlite_path: str,
+    lookups: int = 20000,
+) -> dict:
     calls = [c for c in calls if c["template_id"] == TEMPLATE][:200]
     if not calls:
         return {"error": "no cached classification calls to replay"}
@@ -85,9 +96,13 @@ def measure(client, raw_complete_json, raw_embed_many, calls: list[dict], titles
     parts["render_us"] = _stats(_time_each(lambda v: template.render(v), variables, full_reps))["mean_us"]
     rendered = [template.render(v) for v in variables]
     parts["model_chain_us"] = _stats(_time_each(lambda v: client.model_chain(role), variables, full_reps))["mean_us"]
-    parts["build_request_us"] = _stats(_time_each(lambda m: client._request(role, template, m, model), rendered, full_reps))["mean_us"]
+    parts["build_request_us"] = _stats(
+        _time_each(lambda m: client._request(role, template, m, model), rendered, full_reps)
+    )["mean_us"]
     requests = [client._request(role, template, m, model) for m in rendered]
-    parts["request_key_us"] = _stats(_time_each(lambda r: client.request_key(role, template, r), requests, full_reps))["mean_us"]
+    parts["request_key_us"] = _stats(_time_each(lambda r: client.request_key(role, template, r), requests, full_reps))[
+        "mean_us"
+    ]
     parts["cache_get_us"] = out.get("tiered_get_memory_hit", {}).get("mean_us")
     values = [cache.get(k, kind).value for k in keys]
     parts["json_decode_us"] = _stats(_time_each(json.loads, values, full_reps))["mean_us"]

@@ -75,8 +75,9 @@ def _golden_ids() -> set[str]:
     return {json.loads(line)["job_id"] for line in GOLDEN.read_text().splitlines() if line.strip()}
 
 
-def build_w1(jobs_path: Path, unique: int, out: Path, seed: int = 5, avoid_leads: bool = False,
-             fits=None) -> W1Workload:
+def build_w1(
+    jobs_path: Path, unique: int, out: Path, seed: int = 5, avoid_leads: bool = False, fits=None
+) -> W1Workload:
     """`avoid_leads` (the --quick smoke run): base postings only among titles leadflow's keyword
     rule does not flag, so that (most likely) no dossier is written: one costs 25-100 s here."""
     lines = [line for line in jobs_path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -141,10 +142,18 @@ def build_w1(jobs_path: Path, unique: int, out: Path, seed: int = 5, avoid_leads
     parsed = [s for s in parse_jobs_jsonl(out, source="w1", import_date=W1_DAY) if isinstance(s, Signal)]
     hashes = {s.content_hash for s in parsed}
     return W1Workload(
-        path=out, day=W1_DAY, signals=len(parsed), unique_postings=unique, counts=counts,
-        unique_content=len(hashes), repeat_share=round(1 - unique / max(len(parsed), 1), 4),
-        base_pool=len(pool), golden_excluded=golden_excluded, avoid_leads=avoid_leads,
-        unfit_skipped=[f"{r.get('job_id')}: {r.get('title')}" for r in unfit], records=postings,
+        path=out,
+        day=W1_DAY,
+        signals=len(parsed),
+        unique_postings=unique,
+        counts=counts,
+        unique_content=len(hashes),
+        repeat_share=round(1 - unique / max(len(parsed), 1), 4),
+        base_pool=len(pool),
+        golden_excluded=golden_excluded,
+        avoid_leads=avoid_leads,
+        unfit_skipped=[f"{r.get('job_id')}: {r.get('title')}" for r in unfit],
+        records=postings,
     )
 
 
@@ -196,8 +205,11 @@ def build_w2(mbox: Path, days: int) -> W2Workload:
     """The archive and the busiest window of `days` daily partitions (0 or more than the
     archive spans: every day from its first to its last dated message)."""
     start = datetime.date.fromisoformat(PARTITIONS_START)
-    dates = sorted(r.signal_date for r in parse_mbox(mbox, source="w2")
-                   if isinstance(r, Signal) and start <= r.signal_date <= W1_DAY)
+    dates = sorted(
+        r.signal_date
+        for r in parse_mbox(mbox, source="w2")
+        if isinstance(r, Signal) and start <= r.signal_date <= W1_DAY
+    )
     first, last = dates[0], dates[-1]
     span = (last - first).days + 1
     if 0 < days < span:
@@ -211,9 +223,17 @@ def build_w2(mbox: Path, days: int) -> W2Workload:
         first, last = best[1], best[1] + datetime.timedelta(days=days - 1)
     in_range = [d for d in dates if first <= d <= last]
     return W2Workload(
-        path=mbox, messages=len(mbox_messages(mbox)), archive_signals=len(dates), archive_first=dates[0],
-        archive_last=dates[-1], first=first, last=last, partitions=(last - first).days + 1,
-        signals=len(in_range), partitions_with_signals=len(set(in_range)), bytes=mbox.stat().st_size,
+        path=mbox,
+        messages=len(mbox_messages(mbox)),
+        archive_signals=len(dates),
+        archive_first=dates[0],
+        archive_last=dates[-1],
+        first=first,
+        last=last,
+        partitions=(last - first).days + 1,
+        signals=len(in_range),
+        partitions_with_signals=len(set(in_range)),
+        bytes=mbox.stat().st_size,
     )
 
 

@@ -85,11 +85,20 @@ class _ServerProxy:
             result = self._server.handle_chat_completions(body, on_chunk)
             timings = state["timings"]
         ended = time.perf_counter()
-        EngineProbe.add({
-            "phase": phase, "kind": "chat", "model": self._model, "ctx_per_slot": self._ctx_per_slot,
-            "body": {k: v for k, v in body.items() if k != "stream"}, "stream": bool(body.get("stream")),
-            "t0": started, "t1": ended, "wall_s": ended - started, **_timing_fields(timings),
-        })
+        EngineProbe.add(
+            {
+                "phase": phase,
+                "kind": "chat",
+                "model": self._model,
+                "ctx_per_slot": self._ctx_per_slot,
+                "body": {k: v for k, v in body.items() if k != "stream"},
+                "stream": bool(body.get("stream")),
+                "t0": started,
+                "t1": ended,
+                "wall_s": ended - started,
+                **_timing_fields(timings),
+            }
+        )
         return result
 
     def handle_embeddings(self, body):
@@ -99,11 +108,19 @@ class _ServerProxy:
         ended = time.perf_counter()
         usage = (result.get("usage") or {}) if isinstance(result, dict) else {}
         inputs = body.get("input") or []
-        EngineProbe.add({
-            "phase": phase, "kind": "embed", "model": self._model, "inputs": len(inputs),
-            "input_chars": sum(len(t) for t in inputs), "prompt_n": int(usage.get("prompt_tokens") or 0),
-            "t0": started, "t1": ended, "wall_s": ended - started,
-        })
+        EngineProbe.add(
+            {
+                "phase": phase,
+                "kind": "embed",
+                "model": self._model,
+                "inputs": len(inputs),
+                "input_chars": sum(len(t) for t in inputs),
+                "prompt_n": int(usage.get("prompt_tokens") or 0),
+                "t0": started,
+                "t1": ended,
+                "wall_s": ended - started,
+            }
+        )
         return result
 
     def __getattr__(self, name):
@@ -150,8 +167,18 @@ class ClientProbe:
             finally:
                 ended = time.perf_counter()
                 engine_calls = len(EngineProbe.select(Phase.name, kind="chat")) - before
-                self._add({"phase": Phase.name, "op": "map_concurrent", "role": role, "items": len(items),
-                           "engine_calls": engine_calls, "t0": started, "t1": ended, "wall_s": ended - started})
+                self._add(
+                    {
+                        "phase": Phase.name,
+                        "op": "map_concurrent",
+                        "role": role,
+                        "items": len(items),
+                        "engine_calls": engine_calls,
+                        "t0": started,
+                        "t1": ended,
+                        "wall_s": ended - started,
+                    }
+                )
 
         def timed_embed(texts, role="embed"):
             started = time.perf_counter()
@@ -159,13 +186,29 @@ class ClientProbe:
                 return embed_many(texts, role)
             finally:
                 ended = time.perf_counter()
-                self._add({"phase": Phase.name, "op": "embed_many", "role": role, "items": len(texts),
-                           "t0": started, "t1": ended, "wall_s": ended - started})
+                self._add(
+                    {
+                        "phase": Phase.name,
+                        "op": "embed_many",
+                        "role": role,
+                        "items": len(texts),
+                        "t0": started,
+                        "t1": ended,
+                        "wall_s": ended - started,
+                    }
+                )
 
         def recorded_complete(role, template_id, variables, validator=None):
             with self._lock:
-                self.calls.append({"phase": Phase.name, "role": role, "template_id": template_id,
-                                   "variables": dict(variables), "validator": validator})
+                self.calls.append(
+                    {
+                        "phase": Phase.name,
+                        "role": role,
+                        "template_id": template_id,
+                        "variables": dict(variables),
+                        "validator": validator,
+                    }
+                )
             return complete_json(role, template_id, variables, validator)
 
         client.map_concurrent = timed_map
@@ -339,7 +382,13 @@ def profile_by_package(fn) -> tuple[object, dict]:
         total += tt
         top.append((tt, f"{package}: {name} ({filename.rsplit('/', 1)[-1]}:{line})", nc))
     top.sort(reverse=True)
-    shares = {k: {"seconds": round(v, 3), "share": round(v / total, 3) if total else None}
-              for k, v in sorted(by_package.items(), key=lambda kv: -kv[1]) if v >= 0.001}
-    return result, {"profiled_s": round(total, 3), "by_package": shares,
-                    "top_functions": [{"seconds": round(t, 3), "calls": n, "function": f} for t, f, n in top[:15]]}
+    shares = {
+        k: {"seconds": round(v, 3), "share": round(v / total, 3) if total else None}
+        for k, v in sorted(by_package.items(), key=lambda kv: -kv[1])
+        if v >= 0.001
+    }
+    return result, {
+        "profiled_s": round(total, 3),
+        "by_package": shares,
+        "top_functions": [{"seconds": round(t, 3), "calls": n, "function": f} for t, f, n in top[:15]],
+    }

@@ -13,10 +13,18 @@ from pathlib import Path
 
 import dagster as dg
 
-from bench.instrument import ClientProbe, CpuWatch, DuckTimer, EngineProbe, Phase, step_timings, union_seconds
+from bench.instrument import (
+    ClientProbe,
+    CpuWatch,
+    DuckTimer,
+    EngineProbe,
+    Phase,
+    TimedDuckDBResource,
+    step_timings,
+    union_seconds,
+)
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.llm.metrics import summarize
-from bench.instrument import TimedDuckDBResource
 
 CORE_ASSETS = ("raw_signals", "signal_embeddings", "prefilter_scores", "dossiers")
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -74,8 +82,10 @@ class Leadflow:
         if first == last:
             kwargs["partition_key"] = first.isoformat()
         else:
-            tags = {"dagster/asset_partition_range_start": first.isoformat(),
-                    "dagster/asset_partition_range_end": last.isoformat()}
+            tags = {
+                "dagster/asset_partition_range_start": first.isoformat(),
+                "dagster/asset_partition_range_end": last.isoformat(),
+            }
         watch = CpuWatch()
         with self.client.metrics.track() as recorder:
             started = time.perf_counter()
@@ -95,14 +105,16 @@ class Leadflow:
         checks_failed = []
         try:
             checks_failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-        except Exception:  # noqa: BLE001 - a report detail, never a reason to stop the benchmark
+        except Exception:
             pass
         errors: dict[str, int] = {}
         for rec in records:
             if rec.error:
                 reason = rec.error.split(":", 1)[-1].strip()[:90]
                 errors[f"{rec.role}/{rec.model}: {reason}"] = errors.get(f"{rec.role}/{rec.model}: {reason}", 0) + 1
-        by_role = {role: summarize([r for r in records if r.role == role]) for role in sorted({r.role for r in records})}
+        by_role = {
+            role: summarize([r for r in records if r.role == role]) for role in sorted({r.role for r in records})
+        }
         stages = self.probe.select(phase)
         llm_maps = [s for s in stages if s["op"] == "map_concurrent" and s["role"] in ("prefilter", "dossier")]
         embeds = [s for s in stages if s["op"] == "embed_many"]
@@ -129,8 +141,10 @@ class Leadflow:
             "llm_by_role": by_role,
             "llm_errors": errors,
             # Time spent on answers that ended rejected (first try + repair on one model), per role.
-            "llm_rejected_s": {role: round(sum(r.latency_s for r in records if r.role == role and not r.ok), 3)
-                               for role in sorted({r.role for r in records if not r.ok})},
+            "llm_rejected_s": {
+                role: round(sum(r.latency_s for r in records if r.role == role and not r.ok), 3)
+                for role in sorted({r.role for r in records if not r.ok})
+            },
             "hit_latency_us": _hit_latencies(records),
             "stages": {
                 # Miss path: wall time of the LLM stages that reached the engine.
@@ -166,17 +180,21 @@ class Leadflow:
             for name, sql in queries.items():
                 try:
                     out[name] = conn.execute(sql, [run_id]).fetchone()[0]
-                except Exception as exc:  # noqa: BLE001 - tables evolve; report what is there
+                except Exception as exc:
                     out[name] = f"n/a ({type(exc).__name__})"
             try:
-                out["buckets"] = dict(conn.execute(
-                    "SELECT bucket, count(*) FROM prefilter_scores WHERE run_id = ? GROUP BY ALL ORDER BY ALL", [run_id]
-                ).fetchall())
+                out["buckets"] = dict(
+                    conn.execute(
+                        "SELECT bucket, count(*) FROM prefilter_scores WHERE run_id = ? GROUP BY ALL ORDER BY ALL",
+                        [run_id],
+                    ).fetchall()
+                )
                 out["dossier_unique"] = conn.execute(
                     """SELECT count(DISTINCT p.content_hash) FROM dossiers d JOIN prefilter_scores p
-                       USING (partition_date, signal_id, run_id) WHERE d.run_id = ?""", [run_id]
+                       USING (partition_date, signal_id, run_id) WHERE d.run_id = ?""",
+                    [run_id],
                 ).fetchone()[0]
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 out["buckets_error"] = f"{type(exc).__name__}: {exc}"[:200]
         return out
 
@@ -187,8 +205,11 @@ def _hit_latencies(records) -> dict:
     out = {}
     for tier in sorted({r.cache_tier for r in records if r.cache_tier}):
         values = [r.latency_s * 1e6 for r in records if r.cache_tier == tier]
-        out[tier] = {"n": len(values), "p50": round(float(np.percentile(values, 50)), 1),
-                     "p95": round(float(np.percentile(values, 95)), 1)}
+        out[tier] = {
+            "n": len(values),
+            "p50": round(float(np.percentile(values, 50)), 1),
+            "p95": round(float(np.percentile(values, 95)), 1),
+        }
     return out
 
 

@@ -39,8 +39,17 @@ def pick_sample(signals: list[Signal], k: int) -> list[Signal]:
     return [signals[int(i * step + step / 2)] for i in range(k)]
 
 
-def run_naive(leadflow_settings, big_model: str, w1_path: Path, w1_day, k: int, icp_path: Path,
-              max_text_chars: int, workdir: Path, log=print) -> dict:
+def run_naive(
+    leadflow_settings,
+    big_model: str,
+    w1_path: Path,
+    w1_day,
+    k: int,
+    icp_path: Path,
+    max_text_chars: int,
+    workdir: Path,
+    log=print,
+) -> dict:
     # leadflow's settings with every optimization off: no cache tier, one request at a time,
     # and the big model in the classification role too.
     settings = dataclasses.replace(
@@ -61,8 +70,10 @@ def run_naive(leadflow_settings, big_model: str, w1_path: Path, w1_day, k: int, 
     sample = pick_sample(signals, k)
     db_path = workdir / "naive.duckdb"
     with duckdb.connect(str(db_path)) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS naive_leads (signal_id VARCHAR, score INTEGER, dossier JSON, "
-                     "classify_s DOUBLE, dossier_s DOUBLE)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS naive_leads (signal_id VARCHAR, score INTEGER, dossier JSON, "
+            "classify_s DOUBLE, dossier_s DOUBLE)"
+        )
     rows = []
     for i, signal in enumerate(sample, 1):
         t0 = time.perf_counter()
@@ -72,25 +83,39 @@ def run_naive(leadflow_settings, big_model: str, w1_path: Path, w1_day, k: int, 
         try:
             cls = client.complete_json("prefilter", "classify_signal", base)
             classification = cls.value
-        except Exception as exc:  # noqa: BLE001 - the naive pipeline carries on, like doc 001's loop
+        except Exception as exc:
             classification, error = {}, f"classify: {exc}"
         t1 = time.perf_counter()
         try:
-            dossier = client.complete_json("dossier", "write_dossier", {**base, "prefilter_json": json.dumps(classification)})
+            dossier = client.complete_json(
+                "dossier", "write_dossier", {**base, "prefilter_json": json.dumps(classification)}
+            )
             dossier_value = dossier.value
             dossier_model = dossier.model
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             dossier_value, dossier_model, error = None, None, f"dossier: {exc}"
         t2 = time.perf_counter()
         with duckdb.connect(str(db_path)) as conn:  # one connection per signal, as a naive loop does
-            conn.execute("INSERT INTO naive_leads VALUES (?, ?, ?, ?, ?)",
-                         [signal.signal_id, classification.get("score"), json.dumps(dossier_value), t1 - t0, t2 - t1])
+            conn.execute(
+                "INSERT INTO naive_leads VALUES (?, ?, ?, ?, ?)",
+                [signal.signal_id, classification.get("score"), json.dumps(dossier_value), t1 - t0, t2 - t1],
+            )
         t3 = time.perf_counter()
-        rows.append({"signal": i, "classify_s": round(t1 - t0, 3), "dossier_s": round(t2 - t1, 3),
-                     "db_s": round(t3 - t2, 4), "total_s": round(t3 - t0, 3), "dossier_model": dossier_model,
-                     "error": error})
-        log(f"    naive signal {i}/{len(sample)}: classify {t1 - t0:.1f}s + dossier {t2 - t1:.1f}s "
-            f"({dossier_model or 'failed'})")
+        rows.append(
+            {
+                "signal": i,
+                "classify_s": round(t1 - t0, 3),
+                "dossier_s": round(t2 - t1, 3),
+                "db_s": round(t3 - t2, 4),
+                "total_s": round(t3 - t0, 3),
+                "dossier_model": dossier_model,
+                "error": error,
+            }
+        )
+        log(
+            f"    naive signal {i}/{len(sample)}: classify {t1 - t0:.1f}s + dossier {t2 - t1:.1f}s "
+            f"({dossier_model or 'failed'})"
+        )
     wall = time.perf_counter() - started_all
     cpu = watch.stop()
     Phase.name = f"{PHASE}:after"
@@ -100,7 +125,7 @@ def run_naive(leadflow_settings, big_model: str, w1_path: Path, w1_day, k: int, 
     llm = client.metrics.lifetime.summary()
     return {
         "definition": "sequential; per signal: big-model classification + big-model dossier + one DuckDB write; "
-                      "no cache, no cascade, no concurrency",
+        "no cache, no cascade, no concurrency",
         "model": big_model,
         "sample_signals": len(rows),
         "stream_signals": len(signals),

@@ -35,8 +35,12 @@ def unique_bodies(entries: list[dict]) -> dict[str, list[dict]]:
 
 def _warm_body(body: dict) -> dict:
     system = [m for m in body["messages"] if m.get("role") == "system"][:1]
-    return {"messages": [*system, {"role": "user", "content": "ping"}], "max_tokens": 1, "temperature": 0.0,
-            "cache_prompt": True}
+    return {
+        "messages": [*system, {"role": "user", "content": "ping"}],
+        "max_tokens": 1,
+        "temperature": 0.0,
+        "cache_prompt": True,
+    }
 
 
 def _send(server, body: dict) -> dict:
@@ -44,14 +48,20 @@ def _send(server, body: dict) -> dict:
     result = server.handle_chat_completions(body)
     wall = time.perf_counter() - started
     timings = (result.get("timings") or {}) if isinstance(result, dict) else {}
-    return {"wall_s": wall, "error": isinstance(result, dict) and "error" in result,
-            "prompt_ms": float(timings.get("prompt_ms") or 0), "predicted_ms": float(timings.get("predicted_ms") or 0),
-            "prompt_n": int(timings.get("prompt_n") or 0), "predicted_n": int(timings.get("predicted_n") or 0),
-            "cache_n": int(timings.get("cache_n") or 0)}
+    return {
+        "wall_s": wall,
+        "error": isinstance(result, dict) and "error" in result,
+        "prompt_ms": float(timings.get("prompt_ms") or 0),
+        "predicted_ms": float(timings.get("predicted_ms") or 0),
+        "prompt_n": int(timings.get("prompt_n") or 0),
+        "predicted_n": int(timings.get("predicted_n") or 0),
+        "cache_n": int(timings.get("cache_n") or 0),
+    }
 
 
-def replay(model_dir: Path, bodies: dict[str, list[dict]], concurrencies: dict[str, list[int]], threads: int,
-           log=print) -> dict:
+def replay(
+    model_dir: Path, bodies: dict[str, list[dict]], concurrencies: dict[str, list[int]], threads: int, log=print
+) -> dict:
     models: dict[str, dict] = {}
     for model, items in bodies.items():
         path = Path(model_dir) / f"{model}.gguf"
@@ -66,19 +76,21 @@ def replay(model_dir: Path, bodies: dict[str, list[dict]], concurrencies: dict[s
                 results = list(pool.map(lambda i: _send(server, i["body"]), items))
                 wall = time.perf_counter() - started
             decode_n = sum(r["predicted_n"] for r in results)
-            points.append({
-                "concurrency": c,
-                "requests": len(results),
-                "wall_s": round(wall, 3),
-                "errors": sum(r["error"] for r in results),
-                "load_s": round(handle.load_s, 3),
-                "prefill_s": round(sum(r["prompt_ms"] for r in results) / 1000, 3),
-                "decode_s": round(sum(r["predicted_ms"] for r in results) / 1000, 3),
-                "prompt_tokens": sum(r["prompt_n"] for r in results),
-                "cached_prompt_tokens": sum(r["cache_n"] for r in results),
-                "completion_tokens": decode_n,
-                "aggregate_decode_tok_s": round(decode_n / wall, 1) if wall else None,
-            })
+            points.append(
+                {
+                    "concurrency": c,
+                    "requests": len(results),
+                    "wall_s": round(wall, 3),
+                    "errors": sum(r["error"] for r in results),
+                    "load_s": round(handle.load_s, 3),
+                    "prefill_s": round(sum(r["prompt_ms"] for r in results) / 1000, 3),
+                    "decode_s": round(sum(r["predicted_ms"] for r in results) / 1000, 3),
+                    "prompt_tokens": sum(r["prompt_n"] for r in results),
+                    "cached_prompt_tokens": sum(r["cache_n"] for r in results),
+                    "completion_tokens": decode_n,
+                    "aggregate_decode_tok_s": round(decode_n / wall, 1) if wall else None,
+                }
+            )
             log(f"    raw engine {model} x{len(items)} at concurrency {c}: {wall:.1f}s")
             del server, handle
             gc.collect()
@@ -86,7 +98,7 @@ def replay(model_dir: Path, bodies: dict[str, list[dict]], concurrencies: dict[s
         models[model] = {"points": points, "best_concurrency": best["concurrency"], "best_wall_s": best["wall_s"]}
     return {
         "method": "unique bodies leadflow sent during W1, replayed in order on a fresh leadflow-configured "
-                  "xllamacpp server per (model, concurrency); best wall time per model, summed over models",
+        "xllamacpp server per (model, concurrency); best wall time per model, summed over models",
         "concurrencies": concurrencies,
         "models": models,
         "floor_s": round(sum(m["best_wall_s"] for m in models.values()), 3),

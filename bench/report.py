@@ -51,7 +51,8 @@ def figures(r: dict) -> tuple[dict, list[dict]]:
             f["ratio_incl_warmup"] = _r(f["w1_leadflow_signals_per_min_incl_warmup"] / naive["signals_per_min"], 1)
             if naive.get("classify_only_seconds_per_signal"):
                 f["ratio_vs_naive_classify_only"] = _r(
-                    f["w1_leadflow_signals_per_min"] * naive["classify_only_seconds_per_signal"] / 60, 1)
+                    f["w1_leadflow_signals_per_min"] * naive["classify_only_seconds_per_signal"] / 60, 1
+                )
     source = raw.get("source_phase", "w1")
     stage = _get(_valid(r, source), "stages", "llm_stage_s")
     f["miss_path_workload"] = source
@@ -107,12 +108,16 @@ def _rss_figures(rss: dict | None) -> dict:
     out = {}
     pts = [p for p in rss["points"] if "peak_rss_kb" in p.get("ingest", {}) and "peak_rss_kb" in p.get("parse", {})]
     if len(pts) < 2:
-        return {"rss_error": [p.get("ingest", {}).get("error") or p.get("parse", {}).get("error") for p in rss["points"]]}
+        return {
+            "rss_error": [p.get("ingest", {}).get("error") or p.get("parse", {}).get("error") for p in rss["points"]]
+        }
     lo, hi = pts[0], pts[-1]
     d_archive = hi["archive_mib"] - lo["archive_mib"]
     for mode in ("ingest", "parse"):
         a, b = lo[mode]["peak_rss_kb"] / 1024, hi[mode]["peak_rss_kb"] / 1024
-        out[f"rss_{mode}_peak_mib"] = {f"{p['copies']}x ({p['archive_mib']} MiB)": round(p[mode]["peak_rss_kb"] / 1024, 1) for p in pts}
+        out[f"rss_{mode}_peak_mib"] = {
+            f"{p['copies']}x ({p['archive_mib']} MiB)": round(p[mode]["peak_rss_kb"] / 1024, 1) for p in pts
+        }
         out[f"rss_{mode}_growth_mib"] = round(b - a, 1)
         out[f"rss_{mode}_mib_per_archive_mib"] = round((b - a) / d_archive, 3) if d_archive else None
         out[f"rss_{mode}_independent"] = (b - a) <= max(RSS_TOLERANCE * a, 8.0)
@@ -125,9 +130,14 @@ def latency_table(r: dict) -> list[dict]:
     for run in ("w1", "w2"):
         for role, s in (_valid(r, run).get("llm_by_role") or {}).items():
             if s.get("latency_p50_s") is not None:
-                rows.append({"stage": f"{run.upper()} {role} (engine miss{' batch' if role == 'embed' else ''})",
-                             "n": s["requests"] - s["cache_hits"] - s["coalesced"],
-                             "p50_s": s["latency_p50_s"], "p95_s": s["latency_p95_s"]})
+                rows.append(
+                    {
+                        "stage": f"{run.upper()} {role} (engine miss{' batch' if role == 'embed' else ''})",
+                        "n": s["requests"] - s["cache_hits"] - s["coalesced"],
+                        "p50_s": s["latency_p50_s"],
+                        "p95_s": s["latency_p95_s"],
+                    }
+                )
     for tier, s in (w1.get("hit_latency_us") or {}).items():
         rows.append({"stage": f"W1 cache hit ({tier})", "n": s["n"], "p50_s": s["p50"] / 1e6, "p95_s": s["p95"] / 1e6})
     for tier, s in (_get(_valid(r, "w3_w1"), "hit_latency_us") or {}).items():
@@ -136,8 +146,14 @@ def latency_table(r: dict) -> list[dict]:
     for part in ("classify_s", "dossier_s", "total_s"):
         values = [row[part] for row in naive]
         if values:
-            rows.append({"stage": f"naive {part[:-2]} (big model)", "n": len(values),
-                         "p50_s": round(float(np.percentile(values, 50)), 3), "p95_s": round(float(np.percentile(values, 95)), 3)})
+            rows.append(
+                {
+                    "stage": f"naive {part[:-2]} (big model)",
+                    "n": len(values),
+                    "p50_s": round(float(np.percentile(values, 50)), 3),
+                    "p95_s": round(float(np.percentile(values, 95)), 3),
+                }
+            )
     return rows
 
 
@@ -164,36 +180,77 @@ def _met(value, ok) -> str:
 def _targets(f: dict) -> list[dict]:
     t = []
     ratio = f.get("ratio_leadflow_over_naive")
-    t.append({"id": "speedup_w1", "goal": TARGETS["speedup_w1"], "measured": None if ratio is None else f"{ratio}x",
-              "status": _met(ratio, ratio is not None and ratio >= 41)})
+    t.append(
+        {
+            "id": "speedup_w1",
+            "goal": TARGETS["speedup_w1"],
+            "measured": None if ratio is None else f"{ratio}x",
+            "status": _met(ratio, ratio is not None and ratio >= 41),
+        }
+    )
     eff = f.get("miss_path_efficiency")
-    t.append({"id": "miss_path", "goal": TARGETS["miss_path"], "measured": None if eff is None else f"{eff:.0%}",
-              "status": _met(eff, eff is not None and eff >= 0.9)})
+    t.append(
+        {
+            "id": "miss_path",
+            "goal": TARGETS["miss_path"],
+            "measured": None if eff is None else f"{eff:.0%}",
+            "status": _met(eff, eff is not None and eff >= 0.9),
+        }
+    )
     us = f.get("cache_hit_us_full_client_path")
     mem = f.get("cache_hit_us_memory_tier")
-    t.append({"id": "cache_hit", "goal": TARGETS["cache_hit"],
-              "measured": None if us is None else f"{us:.1f} us full client path (memory-tier lookup alone {mem} us)",
-              "status": _met(us, us is not None and us <= 50)})
+    t.append(
+        {
+            "id": "cache_hit",
+            "goal": TARGETS["cache_hit"],
+            "measured": None if us is None else f"{us:.1f} us full client path (memory-tier lookup alone {mem} us)",
+            "status": _met(us, us is not None and us <= 50),
+        }
+    )
     calls = f.get("remat_llm_calls")
-    why = " (answers rejected by validation are never cached, so they are asked again; see 'What went wrong')" \
-        if calls else ""
-    t.append({"id": "remat_calls", "goal": TARGETS["remat_calls"], "measured": None if calls is None else f"{calls}{why}",
-              "status": _met(calls, calls == 0)})
+    why = (
+        " (answers rejected by validation are never cached, so they are asked again; see 'What went wrong')"
+        if calls
+        else ""
+    )
+    t.append(
+        {
+            "id": "remat_calls",
+            "goal": TARGETS["remat_calls"],
+            "measured": None if calls is None else f"{calls}{why}",
+            "status": _met(calls, calls == 0),
+        }
+    )
     ms = f.get("overhead_ms_per_partition")
-    t.append({"id": "overhead", "goal": TARGETS["overhead"], "measured": None if ms is None else f"{ms:.1f} ms",
-              "status": _met(ms, ms is not None and ms <= 50)})
+    t.append(
+        {
+            "id": "overhead",
+            "goal": TARGETS["overhead"],
+            "measured": None if ms is None else f"{ms:.1f} ms",
+            "status": _met(ms, ms is not None and ms <= 50),
+        }
+    )
     ind = f.get("rss_ingest_independent")
     growth = f.get("rss_ingest_growth_mib")
-    t.append({"id": "rss", "goal": TARGETS["rss"],
-              "measured": None if ind is None else (
-                  f"ingest peak +{growth} MiB from 1x to {list(f['rss_ingest_peak_mib'])[-1]} "
-                  f"({f['rss_ingest_mib_per_archive_mib']} MiB per archive MiB); parser alone "
-                  f"+{f.get('rss_parse_growth_mib')} MiB"),
-              "status": _met(ind, bool(ind))})
+    t.append(
+        {
+            "id": "rss",
+            "goal": TARGETS["rss"],
+            "measured": None
+            if ind is None
+            else (
+                f"ingest peak +{growth} MiB from 1x to {list(f['rss_ingest_peak_mib'])[-1]} "
+                f"({f['rss_ingest_mib_per_archive_mib']} MiB per archive MiB); parser alone "
+                f"+{f.get('rss_parse_growth_mib')} MiB"
+            ),
+            "status": _met(ind, bool(ind)),
+        }
+    )
     return t
 
 
 # ---------------------------------------------------------------------------------------------
+
 
 def _fmt(x, unit="", nd=2):
     if x is None:
@@ -209,11 +266,21 @@ def render_markdown(r: dict, json_name: str) -> str:
     lines = [
         f"# leadflow benchmark {r['started_utc']}",
         "",
-        *(["**Quick smoke run**: sizes are too small for the figures to mean much.", ""] if r["config"]["quick"] else []),
-        *([f"**The benchmark stopped early**: `{r['error'].strip().splitlines()[-1]}` (traceback in the JSON).", ""]
-          if r.get("error") else []),
-        *([f"**Runs whose pipeline work failed (their figures are n/a)**: {f['invalid_runs']}", ""]
-          if f.get("invalid_runs") else []),
+        *(
+            ["**Quick smoke run**: sizes are too small for the figures to mean much.", ""]
+            if r["config"]["quick"]
+            else []
+        ),
+        *(
+            [f"**The benchmark stopped early**: `{r['error'].strip().splitlines()[-1]}` (traceback in the JSON).", ""]
+            if r.get("error")
+            else []
+        ),
+        *(
+            [f"**Runs whose pipeline work failed (their figures are n/a)**: {f['invalid_runs']}", ""]
+            if f.get("invalid_runs")
+            else []
+        ),
         f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['gpu']}; Python {m['python']}, "
         f"xllamacpp {m['xllamacpp']}, dagster {m['dagster']}, duckdb {m['duckdb']}. "
         f"Load average at start {m['loadavg_at_start']}, at end {m.get('loadavg_at_end')}; other processes kept "
@@ -261,30 +328,42 @@ def render_markdown(r: dict, json_name: str) -> str:
     lines += ["", "## Latency per stage (p50 / p95)", "", "| stage | n | p50 | p95 |", "|---|---|---|---|"]
     for row in f.get("latency", []):
         lines.append(f"| {row['stage']} | {row['n']} | {_secs(row['p50_s'])} | {_secs(row['p95_s'])} |")
-    lines += ["", "## Runs", "",
-              "| run | partitions | wall s | LLM requests | engine calls | cache hits (tiers) | Dagster steps s | others' busy cores |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Runs",
+        "",
+        "| run | partitions | wall s | LLM requests | engine calls | cache hits (tiers) | Dagster steps s | others' busy cores |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for key in ("warmup", "w1", "w3_w1", "w2", "w3_w2"):
         x = r.get(key)
         if not x:
             continue
         llm = x["llm"]
         state = "" if x["success"] else (" (checks failed)" if x.get("core_ok") else " (FAILED)")
-        lines.append(f"| {key}{state} | {x['partition_count']} | {x['wall_s']:.1f} | {llm['requests']} | "
-                     f"{llm['llm_calls']} | {llm['cache_hits']} {llm['cache_hits_by_tier']} | {x['dagster']['steps_total_s']:.1f} | "
-                     f"{x['cpu']['others_busy_cores']} |")
+        lines.append(
+            f"| {key}{state} | {x['partition_count']} | {x['wall_s']:.1f} | {llm['requests']} | "
+            f"{llm['llm_calls']} | {llm['cache_hits']} {llm['cache_hits_by_tier']} | {x['dagster']['steps_total_s']:.1f} | "
+            f"{x['cpu']['others_busy_cores']} |"
+        )
     for label in ("sqlite", "in_memory"):
         for run in _get(r, "overhead", label, "runs", default=[]) or []:
-            lines.append(f"| overhead, {label} instance, {run['days']} empty day(s) | {run['days']} | {run['wall_s']:.1f} | | | | "
-                         f"{run['dagster']['steps_total_s']:.1f} | {run['cpu']['others_busy_cores']} |")
+            lines.append(
+                f"| overhead, {label} instance, {run['days']} empty day(s) | {run['days']} | {run['wall_s']:.1f} | | | | "
+                f"{run['dagster']['steps_total_s']:.1f} | {run['cpu']['others_busy_cores']} |"
+            )
     notes = []
     for key in ("warmup", "w1", "w3_w1", "w2", "w3_w2"):
         x = r.get(key) or {}
         if x.get("failures"):
-            notes.append(f"- `{key}`: failed steps {[f['step'] for f in x['failures']]}"
-                         f"{'; checks not passed ' + str(x['checks_failed']) if x.get('checks_failed') else ''}")
+            notes.append(
+                f"- `{key}`: failed steps {[f['step'] for f in x['failures']]}"
+                f"{'; checks not passed ' + str(x['checks_failed']) if x.get('checks_failed') else ''}"
+            )
         if x.get("llm_errors"):
-            notes.append(f"- `{key}`: LLM answers rejected (never cached, so asked again on every run): {x['llm_errors']}")
+            notes.append(
+                f"- `{key}`: LLM answers rejected (never cached, so asked again on every run): {x['llm_errors']}"
+            )
     if notes:
         lines += ["", "## What went wrong in the runs", ""] + notes
     lines += [
@@ -362,16 +441,24 @@ def _profile_lines(r: dict) -> list[str]:
             out.append(f"| step `{step}` | {secs:.2f} | {secs / wall:.0%} |")
         else:
             checks += secs
-    out.append(f"| asset-check steps ({len(dag['steps_s']) - len(assets & set(dag['steps_s']))}) | {checks:.2f} | {checks / wall:.0%} |")
+    out.append(
+        f"| asset-check steps ({len(dag['steps_s']) - len(assets & set(dag['steps_s']))}) | {checks:.2f} | {checks / wall:.0%} |"
+    )
     for role, secs in (w1.get("llm_rejected_s") or {}).items():
-        out.append(f"| of which spent on {role} answers that were rejected (never cached) | {secs:.2f} | {secs / wall:.0%} |")
+        out.append(
+            f"| of which spent on {role} answers that were rejected (never cached) | {secs:.2f} | {secs / wall:.0%} |"
+        )
     for model, e in (w1["engine"]["chat"] or {}).items():
-        out.append(f"| engine `{model}`: {e['requests']} requests, busy {e['busy_wall_s']:.1f} s wall; "
-                   f"prefill {e['prefill_s']:.1f} s ({e['prompt_tokens']} tokens computed, {e['cached_prompt_tokens']} reused from the prompt cache) "
-                   f"vs decode {e['decode_s']:.1f} s ({e['completion_tokens']} tok), summed over requests | "
-                   f"{e['prefill_s'] + e['decode_s']:.2f} | {(e['prefill_s'] + e['decode_s']) / wall:.0%} |")
+        out.append(
+            f"| engine `{model}`: {e['requests']} requests, busy {e['busy_wall_s']:.1f} s wall; "
+            f"prefill {e['prefill_s']:.1f} s ({e['prompt_tokens']} tokens computed, {e['cached_prompt_tokens']} reused from the prompt cache) "
+            f"vs decode {e['decode_s']:.1f} s ({e['completion_tokens']} tok), summed over requests | "
+            f"{e['prefill_s'] + e['decode_s']:.2f} | {(e['prefill_s'] + e['decode_s']) / wall:.0%} |"
+        )
     emb = w1["engine"].get("embed")
     if emb:
-        out.append(f"| engine embeddings: {emb['texts']} texts in {emb['batches']} batches ({emb['texts_per_s']} texts/s) | "
-                   f"{emb['busy_wall_s']:.2f} | {emb['busy_wall_s'] / wall:.0%} |")
+        out.append(
+            f"| engine embeddings: {emb['texts']} texts in {emb['batches']} batches ({emb['texts_per_s']} texts/s) | "
+            f"{emb['busy_wall_s']:.2f} | {emb['busy_wall_s'] / wall:.0%} |"
+        )
     return out

@@ -33,8 +33,12 @@ def _parse(mbox: str) -> dict:
             signals += 1
         else:
             rejected += 1
-    return {"baseline_kb": baseline, "signals": signals, "rejected": rejected,
-            "seconds": round(time.perf_counter() - started, 3)}
+    return {
+        "baseline_kb": baseline,
+        "signals": signals,
+        "rejected": rejected,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def _ingest(sources: str, first: str, last: str, workdir: str) -> dict:
@@ -48,8 +52,10 @@ def _ingest(sources: str, first: str, last: str, workdir: str) -> dict:
     started = time.perf_counter()
     result = dg.materialize(
         [raw_signals],
-        resources={"duckdb": DuckDBResource(database=str(Path(workdir) / "rss.duckdb")),
-                   "pipeline": PipelineSettings(sources_path=sources)},
+        resources={
+            "duckdb": DuckDBResource(database=str(Path(workdir) / "rss.duckdb")),
+            "pipeline": PipelineSettings(sources_path=sources),
+        },
         instance=dg.DagsterInstance.ephemeral(),
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
         raise_on_error=False,
@@ -58,15 +64,24 @@ def _ingest(sources: str, first: str, last: str, workdir: str) -> dict:
     for event in result.get_asset_materialization_events():
         value = event.materialization.metadata.get("dagster/row_count")
         rows = (rows or 0) + (value.value if value is not None else 0)
-    return {"baseline_kb": baseline, "success": result.success, "signals": rows,
-            "seconds": round(time.perf_counter() - started, 3)}
+    return {
+        "baseline_kb": baseline,
+        "success": result.success,
+        "signals": rows,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def probe(args: list[str], timeout_s: float = 300) -> dict:
     """Run one probe in a fresh interpreter and return its JSON (or the error)."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "bench.rss", *args], capture_output=True, text=True,
-                          timeout=timeout_s, cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.rss", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr or proc.stdout)[-800:], "returncode": proc.returncode}

@@ -47,8 +47,16 @@ class Config:
     @classmethod
     def build(cls, scale: float = 1.0, quick: bool = False, **overrides) -> "Config":
         if quick:
-            base = dict(w1_unique=6, naive_signals=1, w2_days=7, overhead_days=10, rss_copies=(1, 2),
-                        raw_concurrency=(2,), raw_concurrency_big=(2,), lookups=5000)
+            base = dict(
+                w1_unique=6,
+                naive_signals=1,
+                w2_days=7,
+                overhead_days=10,
+                rss_copies=(1, 2),
+                raw_concurrency=(2,),
+                raw_concurrency_big=(2,),
+                lookups=5000,
+            )
         else:
             base = dict(
                 w1_unique=max(4, round(20 * scale)),
@@ -92,7 +100,7 @@ def run(cfg: Config) -> dict:
     from bench.machine import machine_info
 
     results: dict = {
-        "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": cfg.command,
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
         "machine": machine_info(),
@@ -103,7 +111,7 @@ def run(cfg: Config) -> dict:
     reset_peak_rss()
     try:
         _run_phases(cfg, results, workdir, model_dir, log)
-    except Exception:  # noqa: BLE001 - write what was measured, with the error, rather than nothing
+    except Exception:
         import traceback
 
         results["error"] = traceback.format_exc()[-4000:]
@@ -139,24 +147,32 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
     results["model_load_total_s"] = round(time.perf_counter() - started, 3)
     _phase_peak(results, "models_loaded")
 
-    w1 = D.build_w1(paths.jobs, cfg.w1_unique, workdir / "w1_jobs.jsonl", avoid_leads=cfg.quick,
-                    fits=_embeddable(lf))
+    w1 = D.build_w1(paths.jobs, cfg.w1_unique, workdir / "w1_jobs.jsonl", avoid_leads=cfg.quick, fits=_embeddable(lf))
     w2 = D.build_w2(paths.emails, cfg.w2_days)
     D.write_sources(sources, [D.w1_source(w1)])
     results["data"] = {"origin": paths.origin, "jobs": str(paths.jobs), "emails": str(paths.emails)}
     results["workloads"] = {
-        "W1": {k: (str(v) if isinstance(v, (Path, datetime.date)) else v) for k, v in w1.__dict__.items() if k != "records"}
-        | {"mix_target": D.W1_MIX, "mix_source": "design doc 000: job-board signals 60-80 % repeats ('many similar postings')"},
+        "W1": {
+            k: (str(v) if isinstance(v, (Path, datetime.date)) else v) for k, v in w1.__dict__.items() if k != "records"
+        }
+        | {
+            "mix_target": D.W1_MIX,
+            "mix_source": "design doc 000: job-board signals 60-80 % repeats ('many similar postings')",
+        },
         "W2": {k: (str(v) if isinstance(v, (Path, datetime.date)) else v) for k, v in w2.__dict__.items()},
     }
-    log(f"W1: {w1.signals} postings ({w1.counts}), {w1.unique_content} unique contents"
+    log(
+        f"W1: {w1.signals} postings ({w1.counts}), {w1.unique_content} unique contents"
         f"{f'; skipped postings leadflow cannot embed: {w1.unfit_skipped}' if w1.unfit_skipped else ''}; "
         f"W2: {w2.signals} emails over {w2.partitions} daily partitions ({w2.first}..{w2.last}) of a "
-        f"{w2.messages}-message archive")
+        f"{w2.messages}-message archive"
+    )
 
     # -- warm-up: leadflow's fixed first-run cost (golden set embedded, classified and cached).
     log("warm-up: one empty day (golden-set evaluation is computed once and cached)")
-    results["warmup"] = lf.materialize(w1.day - datetime.timedelta(days=1), w1.day - datetime.timedelta(days=1), "warmup")
+    results["warmup"] = lf.materialize(
+        w1.day - datetime.timedelta(days=1), w1.day - datetime.timedelta(days=1), "warmup"
+    )
     _check(results["warmup"], log)
 
     # -- W1: job-board day.
@@ -165,8 +181,10 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
     results["w1"]["written"] = lf.run_stats(results["w1"]["run_id"])
     _check(results["w1"], log)
     _phase_peak(results, "w1_leadflow")
-    log(f"W1 leadflow: {results['w1']['wall_s']:.1f}s, LLM {results['w1']['llm']['llm_calls']} engine calls, "
-        f"{results['w1']['llm']['cache_hits']} hits")
+    log(
+        f"W1 leadflow: {results['w1']['wall_s']:.1f}s, LLM {results['w1']['llm']['llm_calls']} engine calls, "
+        f"{results['w1']['llm']['cache_hits']} hits"
+    )
 
     memory = next((t for t in lf.client.cache.tiers if t.name == "memory"), None)
 
@@ -184,8 +202,13 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
     Phase.name = "cache_cost"
     titles = [r.get("title") or "" for r in w1.records]
     results["cache_cost"] = measure(
-        lf.client, lf.probe.raw_complete_json, lf.probe.raw_embed_many,
-        [c for c in lf.probe.calls if c["phase"] == "w1"], titles, str(workdir / "llm_cache.sqlite"), cfg.lookups,
+        lf.client,
+        lf.probe.raw_complete_json,
+        lf.probe.raw_embed_many,
+        [c for c in lf.probe.calls if c["phase"] == "w1"],
+        titles,
+        str(workdir / "llm_cache.sqlite"),
+        cfg.lookups,
     )
 
     # -- raw engine floor.
@@ -197,13 +220,18 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
         if not bodies:  # e.g. --quick, whose W1 avoids leads: use the warm-up's classifications
             source = "warmup"
             bodies = unique_bodies(EngineProbe.select("warmup", kind="chat"))
-        log(f"raw engine floor: {sum(len(b) for b in bodies.values())} unique prompts {source} sent "
-            f"({', '.join(f'{m}: {len(b)}' for m, b in bodies.items())})")
+        log(
+            f"raw engine floor: {sum(len(b) for b in bodies.values())} unique prompts {source} sent "
+            f"({', '.join(f'{m}: {len(b)}' for m, b in bodies.items())})"
+        )
         Phase.name = "raw"
         big_model = lf.client.model_chain("dossier")[0]
         sweeps = {m: list(cfg.raw_concurrency_big if m == big_model else cfg.raw_concurrency) for m in bodies}
-        results["raw_engine"] = replay(model_dir, bodies, sweeps, lf.settings.threads, log) if bodies \
+        results["raw_engine"] = (
+            replay(model_dir, bodies, sweeps, lf.settings.threads, log)
+            if bodies
             else {"floor_s": None, "models": {}, "note": "leadflow sent nothing to the engine"}
+        )
         results["raw_engine"]["source_phase"] = source
         _phase_peak(results, "raw_engine")
 
@@ -213,8 +241,15 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
 
         log(f"naive pipeline: {cfg.naive_signals} W1 signal(s), big model for classification and dossier")
         results["naive"] = run_naive(
-            lf.settings, lf.client.model_chain("dossier")[0], w1.path, w1.day, cfg.naive_signals,
-            lf.pipeline.path(lf.pipeline.icp_path), lf.pipeline.max_text_chars, workdir, log,
+            lf.settings,
+            lf.client.model_chain("dossier")[0],
+            w1.path,
+            w1.day,
+            cfg.naive_signals,
+            lf.pipeline.path(lf.pipeline.icp_path),
+            lf.pipeline.max_text_chars,
+            workdir,
+            log,
         )
         _phase_peak(results, "naive")
 
@@ -264,7 +299,7 @@ def _embeddable(lf):
     def fits(record: dict) -> bool:
         try:
             signal = _to_signal(json.dumps(record).encode(), "probe", "probe#0", W1_DAY, 10**9)
-        except Exception:  # noqa: BLE001 - unparseable records are already filtered out
+        except Exception:
             return False
         result = server.handle_embeddings({"input": [signal.title, signal.text[:EMBED_CHARS]]})
         return isinstance(result, dict) and "error" not in result
@@ -297,13 +332,22 @@ def _overhead(cfg: Config, lf, w1, sources: Path, results: dict, log: Log) -> di
         for days in (1, n, 1):
             res = lf.materialize(*span(days), f"overhead_{label}_{days}", instance=instance)
             _check(res, log)
-            runs.append({"days": days, "wall_s": res["wall_s"], "dagster": res["dagster"],
-                         "duckdb_s": res["stages"]["duckdb_s"], "success": res["success"], "cpu": res["cpu"]})
+            runs.append(
+                {
+                    "days": days,
+                    "wall_s": res["wall_s"],
+                    "dagster": res["dagster"],
+                    "duckdb_s": res["stages"]["duckdb_s"],
+                    "success": res["success"],
+                    "cpu": res["cpu"],
+                }
+            )
         out[label] = {
             "runs": runs,
             "per_partition_ms": round(marginal(runs) * 1000, 2),
             "per_partition_event_log_entries": round(
-                (runs[1]["dagster"]["event_log_entries"] - runs[0]["dagster"]["event_log_entries"]) / (n - 1), 2),
+                (runs[1]["dagster"]["event_log_entries"] - runs[0]["dagster"]["event_log_entries"]) / (n - 1), 2
+            ),
             "per_partition_duckdb_ms": round((runs[1]["duckdb_s"] - runs[0]["duckdb_s"]) / (n - 1) * 1000, 3),
         }
     days = min(n, 30)
@@ -339,13 +383,17 @@ def _rss_probes(cfg: Config, paths, w2, workdir: Path, log: Log) -> dict:
     for k in cfg.rss_copies:
         mbox = workdir / f"rss_{k}x.mbox"
         size = D.write_mbox(messages, mbox, k)
-        src = D.write_sources(workdir / f"rss_{k}x_sources.yaml",
-                              [{"name": "rss_emails", "format": "mbox", "path": str(mbox), "import_date": D.W1_DAY}])
+        src = D.write_sources(
+            workdir / f"rss_{k}x_sources.yaml",
+            [{"name": "rss_emails", "format": "mbox", "path": str(mbox), "import_date": D.W1_DAY}],
+        )
         parse = probe(["parse", str(mbox)])
         ingest = probe(["ingest", str(src), first, last, str(workdir)])
         points.append({"copies": k, "archive_mib": round(size / 2**20, 2), "parse": parse, "ingest": ingest})
-        log(f"    {k}x ({size / 2**20:.1f} MiB): parse peak {parse.get('peak_rss_kb', 0) / 1024:.0f} MiB, "
-            f"ingest peak {ingest.get('peak_rss_kb', 0) / 1024:.0f} MiB")
+        log(
+            f"    {k}x ({size / 2**20:.1f} MiB): parse peak {parse.get('peak_rss_kb', 0) / 1024:.0f} MiB, "
+            f"ingest peak {ingest.get('peak_rss_kb', 0) / 1024:.0f} MiB"
+        )
         mbox.unlink(missing_ok=True)
     return {"archive": str(base), "range": [first, last], "points": points}
 
@@ -362,21 +410,23 @@ def write_results(results: dict, out_dir: Path) -> tuple[Path, Path, str]:
 
     try:
         results["figures"], results["targets"] = figures(results)
-    except Exception:  # noqa: BLE001 - keep the raw measurements even if a figure cannot be derived
+    except Exception:
         import traceback
 
         results["figures"], results["targets"] = {"error": traceback.format_exc()[-2000:]}, []
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / f"{stamp}.json"
     md_path = out_dir / f"{stamp}.md"
     json_path.write_text(json.dumps(results, indent=2, default=str))
     try:
         markdown = render_markdown(results, json_path.name)
-    except Exception:  # noqa: BLE001
+    except Exception:
         import traceback
 
-        markdown = (f"# leadflow benchmark\n\nRun error: {results.get('error') or 'none'}\n\n"
-                    f"The summary could not be rendered:\n\n```\n{traceback.format_exc()}\n```\n")
+        markdown = (
+            f"# leadflow benchmark\n\nRun error: {results.get('error') or 'none'}\n\n"
+            f"The summary could not be rendered:\n\n```\n{traceback.format_exc()}\n```\n"
+        )
     md_path.write_text(markdown)
     return json_path, md_path, markdown

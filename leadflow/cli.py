@@ -52,7 +52,9 @@ def _signal_dates(sources_path, limit_emails_to_month: bool) -> tuple[list[date]
     if not email_days:
         return sorted(import_days), None
     if limit_emails_to_month:
-        busiest = max({(d.year, d.month) for d in email_days}, key=lambda ym: sum((d.year, d.month) == ym for d in email_days))
+        busiest = max(
+            {(d.year, d.month) for d in email_days}, key=lambda ym: sum((d.year, d.month) == ym for d in email_days)
+        )
         month = [d for d in email_days if (d.year, d.month) == busiest]
         return sorted(import_days), (min(month), max(month))
     return sorted(import_days), (min(email_days), max(email_days))
@@ -68,7 +70,10 @@ def _run(job, instance, first: date, last: date):
     if first == last:
         kwargs["partition_key"] = first.isoformat()
     else:
-        tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
+        tags = {
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        }
     print(f"--> materializing {first}..{last} ({(last - first).days + 1} partition(s))", flush=True)
     result = job.execute_in_process(
         instance=instance, tags=tags, raise_on_error=False, run_config=QUIET_RUN_CONFIG, **kwargs
@@ -89,8 +94,10 @@ def demo(args) -> None:
     print("--> checking models and engine (first run assembles and verifies the model files)", flush=True)
     client = llm.client()
     for report in client.health():
-        print(f"    {report.kind} {report.endpoint}: {'ok' if report.ok else 'PROBLEMS'} "
-              f"{', '.join(f'{m} {i.quantization}' for m, i in report.models.items())}")
+        print(
+            f"    {report.kind} {report.endpoint}: {'ok' if report.ok else 'PROBLEMS'} "
+            f"{', '.join(f'{m} {i.quantization}' for m, i in report.models.items())}"
+        )
         for problem in report.problems:
             print(f"    ! {problem}")
     pipeline = defs.resources["pipeline"]
@@ -110,6 +117,7 @@ def print_summary(defs, client, partitions, wall_s: float) -> None:
     where = " OR ".join("partition_date BETWEEN ? AND ?" for _ in partitions)
     params = [d for pair in partitions for d in pair]
     with duckdb_resource.get_connection() as conn:
+
         def one(sql):
             return conn.execute(sql.format(where=where), params).fetchone()[0]
 
@@ -129,12 +137,16 @@ def print_summary(defs, client, partitions, wall_s: float) -> None:
     print(f"quarantined         : {quarantined}")
     print("leads per bucket    : " + ", ".join(f"{b}={n}" for b, n in buckets))
     print(f"dossiers written    : {dossiers}")
-    print(f"LLM requests        : {llm['requests']} ({llm['llm_calls']} engine calls, {llm['cache_hits']} cache hits "
-          f"{json.dumps(llm['cache_hits_by_tier'])}, hit rate {llm['cache_hit_rate']:.0%})")
+    print(
+        f"LLM requests        : {llm['requests']} ({llm['llm_calls']} engine calls, {llm['cache_hits']} cache hits "
+        f"{json.dumps(llm['cache_hits_by_tier'])}, hit rate {llm['cache_hit_rate']:.0%})"
+    )
     print(f"models              : {', '.join(llm['models'])}")
     if llm["latency_p50_s"] is not None:
-        print(f"engine latency      : p50 {llm['latency_p50_s']:.2f}s, p95 {llm['latency_p95_s']:.2f}s, "
-              f"{llm['tokens_per_s']} tokens/s decoded")
+        print(
+            f"engine latency      : p50 {llm['latency_p50_s']:.2f}s, p95 {llm['latency_p95_s']:.2f}s, "
+            f"{llm['tokens_per_s']} tokens/s decoded"
+        )
     print(f"wall time           : {wall_s:.1f}s")
     print(f"DuckDB file         : {duckdb_resource.database}")
     print("top leads           :")
@@ -159,7 +171,9 @@ def doctor(args) -> None:
         for role in ("prefilter", "dossier"):
             started = time.perf_counter()
             response = client.probe(role)
-            print(f"one-token probe of {role} ({response.model}): {response.text!r} in {time.perf_counter() - started:.2f}s")
+            print(
+                f"one-token probe of {role} ({response.model}): {response.text!r} in {time.perf_counter() - started:.2f}s"
+            )
     sys.exit(0 if ok else 1)
 
 

@@ -35,7 +35,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -67,7 +67,7 @@ _NS = 1_000_000_000
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _client_gone(sock: socket.socket) -> bool:
@@ -96,7 +96,7 @@ class Fault:
 class _Exchange:
     """Per-request state: leaves the in-flight gauge exactly once."""
 
-    server: "OllamaTestServer"
+    server: OllamaTestServer
     counted: bool = False
     done: bool = False
 
@@ -124,11 +124,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- plumbing ---------------------------------------------------------------------------
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     @property
-    def app(self) -> "OllamaTestServer":
+    def app(self) -> OllamaTestServer:
         return self.server.app  # type: ignore[attr-defined]
 
     def setup(self) -> None:
@@ -143,10 +143,14 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.app._track(self.connection, add=False)
 
-    def send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None, ex: _Exchange | None = None) -> None:
+    def send_json(
+        self, status: int, obj: Any, headers: dict[str, str] | None = None, ex: _Exchange | None = None
+    ) -> None:
         self.send_raw(status, json.dumps(obj).encode(), "application/json; charset=utf-8", headers, ex)
 
-    def send_raw(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None, ex: _Exchange | None = None) -> None:
+    def send_raw(
+        self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None, ex: _Exchange | None = None
+    ) -> None:
         if ex is not None:
             ex.finish()
         self.send_response(status)
@@ -186,10 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- routes -----------------------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
@@ -241,7 +245,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, app: "OllamaTestServer"):
+    def __init__(self, app: OllamaTestServer):
         self.app = app
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -282,7 +286,7 @@ class OllamaTestServer:
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> "OllamaTestServer":
+    def start(self) -> OllamaTestServer:
         self._httpd = _HTTPServer(self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="ollama-test", daemon=True
@@ -313,7 +317,7 @@ class OllamaTestServer:
             self._thread.join(timeout=5)
         self._httpd = None
 
-    def __enter__(self) -> "OllamaTestServer":
+    def __enter__(self) -> OllamaTestServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -354,7 +358,7 @@ class OllamaTestServer:
     def set_loaded(self, name: str, num_ctx: int) -> None:
         """Pretend another client already loaded `name` with context `num_ctx`."""
         with self._lock:
-            self.models[name]  # noqa: B018 - KeyError for unknown names
+            self.models[name]
             self.loaded[name] = num_ctx
 
     def _model(self, name: Any) -> ModelEntry | None:
@@ -467,7 +471,9 @@ class OllamaTestServer:
             if entry is None:
                 h.send_json(404, {"error": f"model '{model}' not found"}, ex=ex)
                 return True
-            self._respond_chat(h, model, [fault.content], "stop", {"predicted_n": 5}, 0.0, stream, time.perf_counter(), ex)
+            self._respond_chat(
+                h, model, [fault.content], "stop", {"predicted_n": 5}, 0.0, stream, time.perf_counter(), ex
+            )
         return True
 
     # ---- real routes ---------------------------------------------------------------------------------
@@ -507,7 +513,7 @@ class OllamaTestServer:
     def _ps(self, h: _Handler, body: dict, ex: _Exchange) -> None:
         with self._lock:
             loaded = [(self.models[name], ctx) for name, ctx in self.loaded.items() if name in self.models]
-        expires = (datetime.now(timezone.utc) + timedelta(minutes=30)).isoformat().replace("+00:00", "Z")
+        expires = (datetime.now(UTC) + timedelta(minutes=30)).isoformat().replace("+00:00", "Z")
         models = [
             {
                 "name": e.name,

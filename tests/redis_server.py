@@ -26,9 +26,7 @@ INSTALL_HINT = (
 
 
 def _answers(url: str, timeout_s: float = 0.5) -> bool:
-    client = redis.Redis.from_url(
-        url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
-    )
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):
@@ -55,8 +53,7 @@ def start_redis_server(timeout_s: float = 10.0) -> tuple[str, Callable[[], None]
         port = _free_port()
         workdir = tempfile.mkdtemp(prefix="leadflow-redis-")
         proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", workdir],
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=workdir,

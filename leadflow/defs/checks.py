@@ -49,12 +49,16 @@ def bucket_drift(conn, context, versions_where: tuple[str, list]) -> tuple[float
     """PSI of the checked version's buckets against the published trailing 14 days before it."""
     dates = check_dates(context)
     where, params = versions_where
-    current = dict(conn.execute(f"SELECT bucket, count(*) FROM prefilter_scores WHERE {where} GROUP BY ALL", params).fetchall())
+    current = dict(
+        conn.execute(f"SELECT bucket, count(*) FROM prefilter_scores WHERE {where} GROUP BY ALL", params).fetchall()
+    )
     start = min(dates) - timedelta(days=DRIFT_BASELINE_DAYS)
-    baseline = dict(conn.execute(
-        "SELECT bucket, count(*) FROM leads WHERE partition_date >= ? AND partition_date < ? GROUP BY ALL",
-        [start, min(dates)],
-    ).fetchall())
+    baseline = dict(
+        conn.execute(
+            "SELECT bucket, count(*) FROM leads WHERE partition_date >= ? AND partition_date < ? GROUP BY ALL",
+            [start, min(dates)],
+        ).fetchall()
+    )
     meta = {"current": current, "baseline": baseline, "baseline_days": DRIFT_BASELINE_DAYS}
     if sum(baseline.values()) < DRIFT_MIN_BASELINE_ROWS or not current:
         return None, meta
@@ -64,26 +68,34 @@ def bucket_drift(conn, context, versions_where: tuple[str, list]) -> tuple[float
 @dg.asset_check(asset="raw_signals", blocking=True, description="No signal_id appears twice in the partitions.")
 def raw_signals_unique_ids(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
-        dupes = _count(conn, """SELECT count(*) FROM (SELECT signal_id FROM raw_signals
+        dupes = _count(
+            conn,
+            """SELECT count(*) FROM (SELECT signal_id FROM raw_signals
                                 WHERE partition_date = ANY(?::DATE[]) GROUP BY signal_id HAVING count(*) > 1)""",
-                       [check_dates(context)])
+            [check_dates(context)],
+        )
     return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_ids": dupes})
 
 
 @dg.asset_check(
-    asset="raw_signals", blocking=True,
+    asset="raw_signals",
+    blocking=True,
     description="Every signal sits in the partition of its own date, within the partitioned range.",
 )
 def raw_signals_dates_in_range(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
-        misplaced = _count(conn, """SELECT count(*) FROM raw_signals WHERE partition_date = ANY(?::DATE[])
+        misplaced = _count(
+            conn,
+            """SELECT count(*) FROM raw_signals WHERE partition_date = ANY(?::DATE[])
                                     AND (signal_date <> partition_date OR signal_date < ? OR signal_date > current_date)""",
-                           [check_dates(context), daily_partitions.start.date()])
+            [check_dates(context), daily_partitions.start.date()],
+        )
     return dg.AssetCheckResult(passed=misplaced == 0, metadata={"misplaced": misplaced})
 
 
 @dg.asset_check(
-    asset="raw_signals", blocking=True,
+    asset="raw_signals",
+    blocking=True,
     description="Quarantined records stay below max_quarantine_rate of the records read (a broken source fails).",
 )
 def raw_signals_quarantine_rate(
@@ -92,17 +104,24 @@ def raw_signals_quarantine_rate(
     dates = check_dates(context)
     with duckdb.get_connection() as conn:
         kept = _count(conn, "SELECT count(*) FROM raw_signals WHERE partition_date = ANY(?::DATE[])", [dates])
-        quarantined = _count(conn, "SELECT count(*) FROM quarantined_signals WHERE partition_date = ANY(?::DATE[])", [dates])
+        quarantined = _count(
+            conn, "SELECT count(*) FROM quarantined_signals WHERE partition_date = ANY(?::DATE[])", [dates]
+        )
     rate = quarantined / (kept + quarantined) if kept + quarantined else 0.0
     return dg.AssetCheckResult(
         passed=rate <= pipeline.max_quarantine_rate,
-        metadata={"quarantine_rate": rate, "quarantined": quarantined, "signals": kept,
-                  "max_quarantine_rate": pipeline.max_quarantine_rate},
+        metadata={
+            "quarantine_rate": rate,
+            "quarantined": quarantined,
+            "signals": kept,
+            "max_quarantine_rate": pipeline.max_quarantine_rate,
+        },
     )
 
 
 @dg.asset_check(
-    asset="signal_embeddings", blocking=True,
+    asset="signal_embeddings",
+    blocking=True,
     description=f"Every signal has a finite, unit-norm, {EMBEDDING_DIMS}-dimensional embedding (full coverage).",
 )
 def embeddings_valid(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
@@ -126,13 +145,18 @@ def embeddings_valid(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResou
         problems.append(f"norm off by {max_norm_error:.4f}")
     return dg.AssetCheckResult(
         passed=not problems,
-        metadata={"rows": len(matrix), "signals": signals, "max_norm_error": max_norm_error,
-                  "problems": ", ".join(problems) or "none"},
+        metadata={
+            "rows": len(matrix),
+            "signals": signals,
+            "max_norm_error": max_norm_error,
+            "problems": ", ".join(problems) or "none",
+        },
     )
 
 
 @dg.asset_check(
-    asset="prefilter_scores", blocking=True,
+    asset="prefilter_scores",
+    blocking=True,
     description="The small model's answers validate for at least min_valid_output_rate of the signals it was asked about.",
 )
 def prefilter_valid_output_rate(
@@ -142,17 +166,24 @@ def prefilter_valid_output_rate(
         where, params = _this_run(conn, context)
         asked, failed = conn.execute(
             f"SELECT count(*) FILTER (llm_used OR llm_error IS NOT NULL), count(*) FILTER (llm_error IS NOT NULL) "
-            f"FROM prefilter_scores WHERE {where}", params,
+            f"FROM prefilter_scores WHERE {where}",
+            params,
         ).fetchone()
     rate = 1 - failed / asked if asked else 1.0
     return dg.AssetCheckResult(
         passed=rate >= pipeline.min_valid_output_rate,
-        metadata={"valid_output_rate": rate, "asked": asked, "invalid": failed,
-                  "min_valid_output_rate": pipeline.min_valid_output_rate},
+        metadata={
+            "valid_output_rate": rate,
+            "asked": asked,
+            "invalid": failed,
+            "min_valid_output_rate": pipeline.min_valid_output_rate,
+        },
     )
 
 
-@dg.asset_check(asset="prefilter_scores", blocking=True, description="Scores lie in 0-100 and every bucket matches its score.")
+@dg.asset_check(
+    asset="prefilter_scores", blocking=True, description="Scores lie in 0-100 and every bucket matches its score."
+)
 def prefilter_scores_consistent(
     context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
 ) -> dg.AssetCheckResult:
@@ -180,13 +211,17 @@ def prefilter_bucket_drift(
     return dg.AssetCheckResult(
         passed=value is None or value <= pipeline.psi_warn,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"psi": -1.0 if value is None else value, "psi_warn": pipeline.psi_warn,
-                  "distributions": dg.MetadataValue.json(meta)},
+        metadata={
+            "psi": -1.0 if value is None else value,
+            "psi_warn": pipeline.psi_warn,
+            "distributions": dg.MetadataValue.json(meta),
+        },
     )
 
 
 @dg.asset_check(
-    asset="prefilter_scores", blocking=True,
+    asset="prefilter_scores",
+    blocking=True,
     description=(
         "Held-out precision/recall of the whole cascade on the labelled golden set (head trained "
         "out-of-fold), per model and prompt version; fails when F1 drops more than golden_tolerance "
@@ -204,10 +239,14 @@ def prefilter_golden_set(
             [context.run.run_id],
         ).fetchone()
         published = set(published_versions(conn, dates).values())
-        baseline = conn.execute(
-            "SELECT run_id, f1 FROM golden_evaluations WHERE run_id IN (SELECT UNNEST(?::VARCHAR[])) ORDER BY seq DESC LIMIT 1",
-            [sorted(published)],
-        ).fetchone() if published else None
+        baseline = (
+            conn.execute(
+                "SELECT run_id, f1 FROM golden_evaluations WHERE run_id IN (SELECT UNNEST(?::VARCHAR[])) ORDER BY seq DESC LIMIT 1",
+                [sorted(published)],
+            ).fetchone()
+            if published
+            else None
+        )
     if current is None:
         return dg.AssetCheckResult(passed=False, metadata={"problem": "no golden evaluation recorded by this run"})
     model, prompt_version, precision, recall, f1 = current
@@ -215,14 +254,21 @@ def prefilter_golden_set(
     passed = baseline_f1 is None or f1 >= baseline_f1 - pipeline.golden_tolerance
     return dg.AssetCheckResult(
         passed=passed,
-        metadata={"precision": precision, "recall": recall, "f1": f1, "model": model,
-                  "prompt_version": prompt_version, "baseline_f1": -1.0 if baseline_f1 is None else baseline_f1,
-                  "golden_tolerance": pipeline.golden_tolerance},
+        metadata={
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "model": model,
+            "prompt_version": prompt_version,
+            "baseline_f1": -1.0 if baseline_f1 is None else baseline_f1,
+            "golden_tolerance": pipeline.golden_tolerance,
+        },
     )
 
 
 @dg.asset_check(
-    asset="dossiers", blocking=True,
+    asset="dossiers",
+    blocking=True,
     description="Every stored dossier is schema-valid, has all sections, is long enough and does not copy its signal.",
 )
 def dossiers_valid(
@@ -248,12 +294,17 @@ def dossiers_valid(
             bad[signal_id] = "; ".join(problems)
     return dg.AssetCheckResult(
         passed=not bad,
-        metadata={"dossiers": len(stored), "invalid": len(bad), "examples": dg.MetadataValue.json(dict(list(bad.items())[:5]))},
+        metadata={
+            "dossiers": len(stored),
+            "invalid": len(bad),
+            "examples": dg.MetadataValue.json(dict(list(bad.items())[:5])),
+        },
     )
 
 
 @dg.asset_check(
-    asset="quality_metrics", blocking=True,
+    asset="quality_metrics",
+    blocking=True,
     description="The share of LLM outputs that failed validation stays below max_error_rate (from error_rate_min_outputs outputs on).",
 )
 def quality_error_rate(
@@ -270,8 +321,13 @@ def quality_error_rate(
     judged = outputs >= pipeline.error_rate_min_outputs
     return dg.AssetCheckResult(
         passed=not judged or rate <= pipeline.max_error_rate,
-        metadata={"error_rate": float(rate), "invalid_outputs": int(invalid), "outputs": int(outputs),
-                  "max_error_rate": pipeline.max_error_rate, "judged": judged},
+        metadata={
+            "error_rate": float(rate),
+            "invalid_outputs": int(invalid),
+            "outputs": int(outputs),
+            "max_error_rate": pipeline.max_error_rate,
+            "judged": judged,
+        },
     )
 
 
@@ -289,6 +345,9 @@ def published_leads_drift_gate(
         value, meta = bucket_drift(conn, context, version_filter(published_versions(conn, check_dates(context))))
     return dg.AssetCheckResult(
         passed=value is None or value <= pipeline.psi_rollback,
-        metadata={"psi": -1.0 if value is None else value, "psi_rollback": pipeline.psi_rollback,
-                  "distributions": dg.MetadataValue.json(meta)},
+        metadata={
+            "psi": -1.0 if value is None else value,
+            "psi_rollback": pipeline.psi_rollback,
+            "distributions": dg.MetadataValue.json(meta),
+        },
     )

@@ -12,9 +12,9 @@ import dagster as dg
 
 from leadflow.defs.jobs import daily_pipeline_job
 from leadflow.defs.partitions import daily_partitions
+from leadflow.defs.resources import PipelineSettings
 from leadflow.ingest import Rejection, read_source
 from leadflow.ingest.sources import EXTENSION_FORMATS, import_date_of, spec_for_file
-from leadflow.defs.resources import PipelineSettings
 
 import_files = dg.DynamicPartitionsDefinition(name="import_files")
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -86,7 +86,9 @@ def import_folder_sensor(context: dg.SensorEvaluationContext, pipeline: Pipeline
     known = set(context.instance.get_dynamic_partitions(import_files.name))
     files = [spec.path for spec in import_specs(pipeline.imports_folder())]
     new = [Path(p).name for p in files if Path(p).name not in known]
-    requests = [dg.RunRequest(run_key=f"import-{name}", partition_key=name, job_name=import_file_job.name) for name in new]
+    requests = [
+        dg.RunRequest(run_key=f"import-{name}", partition_key=name, job_name=import_file_job.name) for name in new
+    ]
     for name in sorted(known):
         record = context.instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=import_file.key, asset_partitions=[name]), limit=1
@@ -100,11 +102,13 @@ def import_folder_sensor(context: dg.SensorEvaluationContext, pipeline: Pipeline
         last = min(metadata["last_date"].value, daily_partitions.get_last_partition_key())
         if first > last:
             continue
-        requests.append(dg.RunRequest(
-            run_key=f"import-pipeline-{name}",
-            job_name=daily_pipeline_job.name,
-            tags={RANGE_START: first, RANGE_END: last, "leadflow/import": name},
-        ))
+        requests.append(
+            dg.RunRequest(
+                run_key=f"import-pipeline-{name}",
+                job_name=daily_pipeline_job.name,
+                tags={RANGE_START: first, RANGE_END: last, "leadflow/import": name},
+            )
+        )
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[import_files.build_add_request(new)] if new else [],

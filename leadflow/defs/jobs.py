@@ -10,7 +10,12 @@ from leadflow.defs.resources import LLMResource
 from leadflow.storage.publication import rollback
 
 PIPELINE_ASSETS = [
-    "raw_signals", "signal_embeddings", "prefilter_scores", "dossiers", "quality_metrics", "published_leads",
+    "raw_signals",
+    "signal_embeddings",
+    "prefilter_scores",
+    "dossiers",
+    "quality_metrics",
+    "published_leads",
 ]
 
 daily_pipeline_job = dg.define_asset_job(

@@ -10,17 +10,36 @@ import pandas as pd
 def llm_metadata(summary: dict) -> dict[str, dg.MetadataValue]:
     """The LLM figures the UI plots per materialization (calls, hits per tier, p50/p95, tokens/s)."""
     keys = (
-        "requests", "llm_calls", "cache_hits", "cache_hit_rate", "coalesced", "retries",
-        "invalid_outputs", "invalid_rate", "repaired", "fallbacks", "truncated", "failed",
-        "tokens_in", "tokens_in_cached", "tokens_out", "tokens_per_s", "latency_p50_s",
-        "latency_p95_s", "latency_p99_s", "queue_wait_p95_s", "load_s",
+        "requests",
+        "llm_calls",
+        "cache_hits",
+        "cache_hit_rate",
+        "coalesced",
+        "retries",
+        "invalid_outputs",
+        "invalid_rate",
+        "repaired",
+        "fallbacks",
+        "truncated",
+        "failed",
+        "tokens_in",
+        "tokens_in_cached",
+        "tokens_out",
+        "tokens_per_s",
+        "latency_p50_s",
+        "latency_p95_s",
+        "latency_p99_s",
+        "queue_wait_p95_s",
+        "load_s",
     )
     meta: dict[str, dg.MetadataValue] = {}
     for key in keys:
         value = summary.get(key)
         if value is None:
             continue
-        meta[f"llm/{key}"] = dg.MetadataValue.float(float(value)) if isinstance(value, float) else dg.MetadataValue.int(int(value))
+        meta[f"llm/{key}"] = (
+            dg.MetadataValue.float(float(value)) if isinstance(value, float) else dg.MetadataValue.int(int(value))
+        )
     meta["llm/cache_hits_by_tier"] = dg.MetadataValue.json(summary.get("cache_hits_by_tier", {}))
     meta["llm/models"] = dg.MetadataValue.text(", ".join(summary.get("models", [])) or "none")
     return meta

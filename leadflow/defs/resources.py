@@ -38,7 +38,9 @@ class LLMResource(dg.ConfigurableResource):
     threads: int = Field(default=2, description="CPU threads for the embedded engine.")
     model_dir: str = Field(default="", description="Assembled model files; default <data dir>/models.")
     cache_memory_mb: int = Field(default=64, description="In-memory LRU tier bound, in MiB (0 = off).")
-    cache_path: str = Field(default="", description="Persistent SQLite tier; default <data dir>/llm_cache.sqlite; 'off' disables.")
+    cache_path: str = Field(
+        default="", description="Persistent SQLite tier; default <data dir>/llm_cache.sqlite; 'off' disables."
+    )
     redis_url: str = Field(default="", description="Redis tier, e.g. redis://127.0.0.1:6379/0 (empty = off).")
     ttl_classification_days: float = 30.0
     ttl_dossier_days: float = 14.0
@@ -72,7 +74,11 @@ class LLMResource(dg.ConfigurableResource):
     def settings(self) -> LLMSettings:
         overrides = tuple(
             (role, name)
-            for role, name in (("prefilter", self.prefilter_model), ("dossier", self.dossier_model), ("embed", self.embed_model))
+            for role, name in (
+                ("prefilter", self.prefilter_model),
+                ("dossier", self.dossier_model),
+                ("embed", self.embed_model),
+            )
             if name
         )
         return LLMSettings(
@@ -89,7 +95,9 @@ class LLMResource(dg.ConfigurableResource):
             catalog_path=str(PROJECT_ROOT / "resources" / "models.yaml"),
             prompts_dir=str(resolve(self.prompts_dir)),
             cache_memory_mb=self.cache_memory_mb,
-            cache_path="" if self.cache_path == "off" else str(resolve(self.cache_path) if self.cache_path else data_dir() / "llm_cache.sqlite"),
+            cache_path=""
+            if self.cache_path == "off"
+            else str(resolve(self.cache_path) if self.cache_path else data_dir() / "llm_cache.sqlite"),
             redis_url=self.redis_url,
             ttl_days=(
                 ("classification", self.ttl_classification_days),
@@ -114,7 +122,9 @@ class LLMResource(dg.ConfigurableResource):
 class PipelineSettings(dg.ConfigurableResource):
     """Inputs and thresholds of the scoring cascade."""
 
-    sources_path: str = Field(default="resources/sources.yaml", description="Signal sources (relative to the project root).")
+    sources_path: str = Field(
+        default="resources/sources.yaml", description="Signal sources (relative to the project root)."
+    )
     icp_path: str = Field(default="resources/icp.yaml", description="Ideal Customer Profiles.")
     golden_path: str = Field(default="resources/golden/golden_100.jsonl", description="Labelled golden set.")
     red_hot: int = 80
@@ -144,7 +154,9 @@ class PipelineSettings(dg.ConfigurableResource):
             llm_weight=self.llm_weight,
         )
 
-    imports_dir: str = Field(default="", description="Folder watched for dropped import files; default <data dir>/imports.")
+    imports_dir: str = Field(
+        default="", description="Folder watched for dropped import files; default <data dir>/imports."
+    )
 
     def path(self, value: str) -> Path:
         return resolve(value)

@@ -149,7 +149,7 @@ def _utc_date(sent: datetime.datetime) -> datetime.date:
     """The UTC calendar date; a date without a zone (`-0000`) is taken as UTC already."""
     if sent.tzinfo is None:
         return sent.date()
-    return sent.astimezone(datetime.timezone.utc).date()
+    return sent.astimezone(datetime.UTC).date()
 
 
 def _addresses(msg: EmailMessage, header: str) -> list[str]:
@@ -185,7 +185,6 @@ def _decode(part: EmailMessage) -> str:
     except LookupError:
         charset = "utf-8"
     return payload.decode(charset, errors="replace")
-
 
 
 def _looks_quoted_printable(payload: bytes) -> bool:

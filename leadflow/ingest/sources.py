@@ -66,9 +66,7 @@ def _parse_entry(entry: Any, where: str) -> SourceSpec:
             raise SourceConfigError(f"{where}: missing or empty '{field}'")
     where = f"{where} ({entry['name']})"
     if entry["format"] not in FORMATS:
-        raise SourceConfigError(
-            f"{where}: unknown format {entry['format']!r}; expected one of {', '.join(FORMATS)}"
-        )
+        raise SourceConfigError(f"{where}: unknown format {entry['format']!r}; expected one of {', '.join(FORMATS)}")
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         raise SourceConfigError(f"{where}: 'enabled' must be true or false")
@@ -119,12 +117,10 @@ def import_date_of(spec: SourceSpec, base_dir: str | Path) -> datetime.date:
     if spec.import_date is not None:
         return spec.import_date
     path = Path(base_dir) / spec.path  # an absolute spec.path wins over base_dir
-    return datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc).date()
+    return datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.UTC).date()
 
 
-def read_source(
-    spec: SourceSpec, import_date: datetime.date, base_dir: str | Path
-) -> Iterator[Signal | Rejection]:
+def read_source(spec: SourceSpec, import_date: datetime.date, base_dir: str | Path) -> Iterator[Signal | Rejection]:
     """Stream a source's Signals and Rejections, at most `spec.limit` of them.
 
     Positions name the file as written in sources.yaml, so lineage (and the ids of records

@@ -4,8 +4,7 @@ import re
 from html.parser import HTMLParser
 
 _BLOCK_TAGS = frozenset(
-    "address article aside blockquote br dd div dl dt footer form h1 h2 h3 h4 h5 h6 header hr "
-    "li main nav ol p pre section table tbody td th thead tr ul".split()
+    ["address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "th", "thead", "tr", "ul"]
 )
 # Not "head": HTML lets it close implicitly, and an unclosed one would swallow the whole body.
 _SKIP_TAGS = frozenset({"script", "style", "title", "noscript"})

@@ -227,9 +227,7 @@ class SqliteTier(CacheTier):
 
     def get(self, key: str, kind: str) -> bytes | None:
         conn = self._conn()
-        row = conn.execute(
-            "SELECT value, expires_at FROM llm_cache WHERE key = ? AND kind = ?", (key, kind)
-        ).fetchone()
+        row = conn.execute("SELECT value, expires_at FROM llm_cache WHERE key = ? AND kind = ?", (key, kind)).fetchone()
         if row is None:
             return None
         value, expires_at = row
@@ -277,11 +275,14 @@ class SqliteTier(CacheTier):
         return cur.rowcount
 
     def size(self) -> tuple[int, int]:
-        entries, nbytes = self._conn().execute(
-            "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM llm_cache"
-            " WHERE expires_at IS NULL OR expires_at > ?",
-            (time.time(),),
-        ).fetchone()
+        entries, nbytes = (
+            self._conn()
+            .execute(
+                "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM llm_cache WHERE expires_at IS NULL OR expires_at > ?",
+                (time.time(),),
+            )
+            .fetchone()
+        )
         return int(entries), int(nbytes)
 
     def close(self) -> None:
@@ -458,9 +459,12 @@ class TieredCache:
                 return
             suppressed, st.suppressed, st.last_warning = st.suppressed, 0, now
         self._log.warning(
-            "LLM cache tier %r failed on %s, treating as a miss (%s: %s); "
-            "%d more failures since the last warning",
-            tier.name, op, type(exc).__name__, exc, suppressed,
+            "LLM cache tier %r failed on %s, treating as a miss (%s: %s); %d more failures since the last warning",
+            tier.name,
+            op,
+            type(exc).__name__,
+            exc,
+            suppressed,
         )
 
     def get(self, key: str, kind: str) -> CacheHit | None:
@@ -492,9 +496,7 @@ class TieredCache:
             raise TypeError(f"cache values are bytes, got {type(value).__name__}")
         self._write(self.tiers, key, kind, value, "sets")
 
-    def _write(
-        self, tiers: list[CacheTier], key: str, kind: str, value: bytes, counter: str
-    ) -> None:
+    def _write(self, tiers: list[CacheTier], key: str, kind: str, value: bytes, counter: str) -> None:
         ttl = self.ttl_for(kind)
         for tier in tiers:
             if not self._available(tier):

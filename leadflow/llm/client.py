@@ -4,8 +4,8 @@ fallback chains, context sizing and metrics, over any backend.
 Dagster-free: the `LLMResource` builds one of these; tests and the benchmark call it directly.
 """
 
-import json
 import hashlib
+import json
 import logging
 import queue
 import random
@@ -19,8 +19,8 @@ from typing import Any
 import jsonschema
 import numpy as np
 
-from leadflow.llm.cache import TieredCache
 from leadflow.llm.backends.base import Backend
+from leadflow.llm.cache import TieredCache
 from leadflow.llm.cache_key import cache_key, canonical_json
 from leadflow.llm.catalog import Catalog
 from leadflow.llm.context_window import DEFAULT_BUCKETS, choose_num_ctx, estimate_tokens
@@ -34,9 +34,9 @@ from leadflow.llm.types import (
     ChatResponse,
     CircuitOpen,
     HealthReport,
-    LLMHealthError,
     InvalidOutput,
     LLMError,
+    LLMHealthError,
     ModelMissing,
     RetryableError,
     Timeouts,
@@ -46,8 +46,7 @@ log = logging.getLogger("leadflow.llm")
 
 CACHE_KIND_BY_ROLE = {"prefilter": "classification", "dossier": "dossier", "embed": "embedding"}
 REPAIR_INSTRUCTION = (
-    "Your previous answer was not valid: {error}. Answer again with only a JSON object that "
-    "matches the schema exactly."
+    "Your previous answer was not valid: {error}. Answer again with only a JSON object that matches the schema exactly."
 )
 
 
@@ -316,8 +315,14 @@ class LLMClient:
             model_limit=limit,
         )
         if prompt_tokens + request.max_tokens > num_ctx:
-            log.warning("prompt of ~%d tokens + %d to generate exceeds the largest context (%d) for %s: "
-                        "the server may truncate it", prompt_tokens, request.max_tokens, num_ctx, request.model)
+            log.warning(
+                "prompt of ~%d tokens + %d to generate exceeds the largest context (%d) for %s: "
+                "the server may truncate it",
+                prompt_tokens,
+                request.max_tokens,
+                num_ctx,
+                request.model,
+            )
         return replace(request, num_ctx=num_ctx)
 
     @staticmethod
@@ -450,8 +455,13 @@ class LLMClient:
                 record.error = f"{type(exc).__name__}: {exc}"
                 record.latency_s = time.perf_counter() - started
                 self.metrics.record(record)
-                log.warning("%s with %s failed (%s); %s", template.label, model, exc,
-                            "falling back" if index + 1 < len(chain) else "no fallback left")
+                log.warning(
+                    "%s with %s failed (%s); %s",
+                    template.label,
+                    model,
+                    exc,
+                    "falling back" if index + 1 < len(chain) else "no fallback left",
+                )
                 last_error = exc
         raise LLMError(f"{template.label}: every model in {chain} failed; last error: {last_error}")
 
@@ -541,13 +551,21 @@ class LLMClient:
             if hit is not None:
                 out[index] = np.frombuffer(hit.value, dtype=np.float32)
                 self.metrics.record(
-                    CallRecord(role=role, template="embed", model=model, cache_tier=hit.tier,
-                               latency_s=time.perf_counter() - started)
+                    CallRecord(
+                        role=role,
+                        template="embed",
+                        model=model,
+                        cache_tier=hit.tier,
+                        latency_s=time.perf_counter() - started,
+                    )
                 )
             else:
                 misses.setdefault(key, []).append(index)  # identical texts are embedded once
         unique = list(misses.items())
-        batches = [unique[i : i + self.settings.embed_batch_size] for i in range(0, len(unique), self.settings.embed_batch_size)]
+        batches = [
+            unique[i : i + self.settings.embed_batch_size]
+            for i in range(0, len(unique), self.settings.embed_batch_size)
+        ]
 
         def run(batch):
             record = CallRecord(role=role, template="embed", model=model)

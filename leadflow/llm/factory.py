@@ -60,8 +60,10 @@ def build_client(settings: LLMSettings) -> LLMClient:
     catalog = load_catalog(Path(settings.catalog_path))
     chat = _backends(settings.backend, settings.base_urls, settings, catalog)
     embed_kind = settings.embed_backend or settings.backend
-    embed = chat if embed_kind == settings.backend and not settings.embed_base_urls else _backends(
-        embed_kind, settings.embed_base_urls or settings.base_urls, settings, catalog
+    embed = (
+        chat
+        if embed_kind == settings.backend and not settings.embed_base_urls
+        else _backends(embed_kind, settings.embed_base_urls or settings.base_urls, settings, catalog)
     )
     pools = {
         role: EndpointPool(
@@ -79,8 +81,11 @@ def build_client(settings: LLMSettings) -> LLMClient:
         ttl_by_kind={kind: days * DAY_S if days else None for kind, days in settings.ttl_days},
     )
     client_settings = ClientSettings(
-        **{**settings.client.__dict__, "use_quantized": settings.use_quantized,
-           "model_overrides": settings.model_overrides}
+        **{
+            **settings.client.__dict__,
+            "use_quantized": settings.use_quantized,
+            "model_overrides": settings.model_overrides,
+        }
     )
     return LLMClient(catalog, PromptLibrary(Path(settings.prompts_dir)), pools, cache, client_settings)
 

@@ -138,9 +138,7 @@ def _pooling_type(model_dir: Path):
     if not modules_path.is_file():
         return None
     modules = json.loads(modules_path.read_text(encoding="utf-8"))
-    pooling_path = next(
-        (m["path"] for m in modules if m.get("type") == "sentence_transformers.models.Pooling"), None
-    )
+    pooling_path = next((m["path"] for m in modules if m.get("type") == "sentence_transformers.models.Pooling"), None)
     if pooling_path is None:
         return None
     pooling = json.loads((model_dir / pooling_path / "config.json").read_text(encoding="utf-8"))

@@ -55,9 +55,7 @@ def _parse(path: Path, raw_bytes: bytes) -> PromptTemplate:
         raise TemplateError(f"{path}: a template needs the keys {list(required)}")
     messages = tuple((m["role"], m["content"]) for m in raw["messages"])
     variables = tuple(raw["variables"])
-    used = {
-        name for _, content in messages for _, name, _, _ in string.Formatter().parse(content) if name is not None
-    }
+    used = {name for _, content in messages for _, name, _, _ in string.Formatter().parse(content) if name is not None}
     if used != set(variables):
         raise TemplateError(f"{path}: declared variables {sorted(variables)} but messages use {sorted(used)}")
     return PromptTemplate(

@@ -44,7 +44,14 @@ def precision_recall(predicted: np.ndarray, labels: np.ndarray) -> dict:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3), "tp": tp, "fp": fp, "fn": fn}
+    return {
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+        "f1": round(f1, 3),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
 def features(title_vecs: np.ndarray, rule_hits: np.ndarray, icp_sims: np.ndarray) -> np.ndarray:
@@ -107,7 +114,7 @@ def fit_scorer(title_vecs, rule_hits, icp_sims, labels, thresholds: Thresholds) 
     )
     held_out_scores = scorer._calibrate(oof)
     report = {
-        "golden_rows": int(len(labels)),
+        "golden_rows": len(labels),
         "golden_positives": int(labels.sum()),
         "heldout": precision_recall(held_out_scores >= thresholds.warm, labels),
         "keyword_rule": precision_recall(rule_hits.astype(bool), labels),

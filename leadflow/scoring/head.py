@@ -20,7 +20,9 @@ class LogisticHead:
         return 1.0 / (1.0 + np.exp(-(features @ self.weights + self.bias)))
 
 
-def train_head(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, epochs: int = 800, lr: float = 0.5) -> LogisticHead:
+def train_head(
+    features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, epochs: int = 800, lr: float = 0.5
+) -> LogisticHead:
     """Full-batch gradient descent with class weights (positives are rare: 9 in 100)."""
     y = labels.astype(np.float64)
     x = features.astype(np.float64)

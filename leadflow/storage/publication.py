@@ -142,4 +142,6 @@ def _prune(conn: duckdb.DuckDBPyConnection, partition_dates: list[date]) -> None
         [partition_dates],
     )
     for table in ("prefilter_scores", "dossiers", "version_status"):
-        conn.execute(f"DELETE FROM {table} t USING prunable x WHERE t.partition_date = x.partition_date AND t.run_id = x.run_id")
+        conn.execute(
+            f"DELETE FROM {table} t USING prunable x WHERE t.partition_date = x.partition_date AND t.run_id = x.run_id"
+        )

@@ -141,6 +141,4 @@ def write_version(
 
 def read_partitions(conn: duckdb.DuckDBPyConnection, table: str, partition_dates: Sequence[date]) -> pd.DataFrame:
     ensure_tables(conn)
-    return conn.execute(
-        f"SELECT * FROM {table} WHERE partition_date = ANY(?::DATE[])", [list(partition_dates)]
-    ).df()
+    return conn.execute(f"SELECT * FROM {table} WHERE partition_date = ANY(?::DATE[])", [list(partition_dates)]).df()

@@ -31,7 +31,9 @@ CHECKS = dg.load_asset_checks_from_modules([checks])
 
 def slice_jobs(target: Path, positives: int = 6, others: int = 6) -> int:
     """ICP positives from the golden set plus ordinary postings: every stage gets work."""
-    golden = [json.loads(line) for line in (PROJECT_ROOT / "resources/golden/golden_100.jsonl").read_text().splitlines()]
+    golden = [
+        json.loads(line) for line in (PROJECT_ROOT / "resources/golden/golden_100.jsonl").read_text().splitlines()
+    ]
     icp = {g["job_id"] for g in golden if g["is_icp"]}
     lines = (SAMPLES / "jobs_sample.jsonl").read_text().splitlines()
     chosen = [line for line in lines if json.loads(line)["job_id"] in icp][:positives]
@@ -51,18 +53,23 @@ def slice_mbox(target: Path, messages: int) -> None:
     target.write_text("".join(out), encoding="utf-8")
 
 
-def make_workspace(
-    root: Path, model_dir: Path, cache_path: Path | None = None, emails: int = 12, **pipeline
-) -> dict:
+def make_workspace(root: Path, model_dir: Path, cache_path: Path | None = None, emails: int = 12, **pipeline) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     jobs = slice_jobs(root / "jobs.jsonl")
     slice_mbox(root / "emails.mbox", emails)
-    sources = {"sources": [
-        {"name": "jobs", "format": "jsonl_jobs", "path": str(root / "jobs.jsonl"), "import_date": IMPORT_DAY},
-        {"name": "emails", "format": "mbox", "path": str(root / "emails.mbox"), "import_date": IMPORT_DAY},
-        {"name": "accounts", "format": "csv_accounts", "path": str(SAMPLES / "crunchbase_sample.csv"),
-         "import_date": IMPORT_DAY, "limit": 12},
-    ]}
+    sources = {
+        "sources": [
+            {"name": "jobs", "format": "jsonl_jobs", "path": str(root / "jobs.jsonl"), "import_date": IMPORT_DAY},
+            {"name": "emails", "format": "mbox", "path": str(root / "emails.mbox"), "import_date": IMPORT_DAY},
+            {
+                "name": "accounts",
+                "format": "csv_accounts",
+                "path": str(SAMPLES / "crunchbase_sample.csv"),
+                "import_date": IMPORT_DAY,
+                "limit": 12,
+            },
+        ]
+    }
     (root / "sources.yaml").write_text(yaml.safe_dump(sources))
     prompts_dir = root / "prompts"  # a copy, so a test can break a prompt without touching the repo
     shutil.copytree(PROJECT_ROOT / "prompts", prompts_dir)

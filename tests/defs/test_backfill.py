@@ -7,16 +7,15 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 import pandas as pd
-import pytest
 
 from leadflow.ingest.emails import iter_mbox_messages
 from leadflow.paths import PROJECT_ROOT
 from tests.conftest import SMALL_MODEL
-from tests.defs.conftest import ASSETS, CHECKS, IMPORT_DAY, SAMPLES, make_workspace, materialize, table
+from tests.defs.conftest import ASSETS, CHECKS, IMPORT_DAY, SAMPLES, make_workspace, table
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -71,8 +70,7 @@ def _cached_answers(path) -> int:
 
 def test_a_killed_backfill_resumes_without_repeating_llm_calls(tmp_path, model_dir):
     first, last = (IMPORT_DAY - timedelta(days=2)).isoformat(), IMPORT_DAY.isoformat()
-    workspace = make_workspace(tmp_path, model_dir, tmp_path / "home" / "llm_cache.sqlite",
-                               dossier_threshold=101)
+    workspace = make_workspace(tmp_path, model_dir, tmp_path / "home" / "llm_cache.sqlite", dossier_threshold=101)
     home = tmp_path / "home"
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
@@ -91,7 +89,11 @@ def test_a_killed_backfill_resumes_without_repeating_llm_calls(tmp_path, model_d
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "leadflow.cli", "backfill", first, last],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 300
     while _cached_answers(home / "llm_cache.sqlite") < 3:

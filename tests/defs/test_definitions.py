@@ -10,7 +10,12 @@ def test_definitions_inventory():
     definitions = defs()
     repo = definitions.get_repository_def()
     assert sorted(key.to_user_string() for key in definitions.resolve_all_asset_keys()) == [
-        "dossiers", "import_file", "prefilter_scores", "published_leads", "quality_metrics", "raw_signals",
+        "dossiers",
+        "import_file",
+        "prefilter_scores",
+        "published_leads",
+        "quality_metrics",
+        "raw_signals",
         "signal_embeddings",
     ]
     checks = sorted(f"{key.asset_key.to_user_string()}:{key.name}" for key in repo.asset_graph.asset_check_keys)
@@ -33,10 +38,17 @@ def test_definitions_inventory():
     assert "published_leads_drift_gate" not in blocking and "prefilter_bucket_drift" not in blocking
     assert len(blocking) == 9
     assert sorted(job.name for job in repo.get_all_jobs() if not job.name.startswith("__")) == [
-        "daily_pipeline", "import_file_job", "llm_cache_maintenance", "rollback_partition",
+        "daily_pipeline",
+        "import_file_job",
+        "llm_cache_maintenance",
+        "rollback_partition",
     ]
     assert sorted(s.name for s in repo.schedule_defs) == ["daily_pipeline_schedule"]
-    assert sorted(s.name for s in repo.sensor_defs) == ["import_folder_sensor", "incident_sensor", "quality_gate_sensor"]
+    assert sorted(s.name for s in repo.sensor_defs) == [
+        "import_folder_sensor",
+        "incident_sensor",
+        "quality_gate_sensor",
+    ]
     for obj in [*repo.get_all_jobs(), *repo.schedule_defs, *repo.sensor_defs]:
         assert obj.name.startswith("__") or obj.description, obj.name
     assert sorted(definitions.resources) == ["duckdb", "llm", "pipeline"]

@@ -22,8 +22,9 @@ def test_a_dropped_mbox_is_registered_validated_and_run_once(tmp_path):
         assert [r.partition_key for r in first.run_requests] == ["backlog.mbox"]
         assert first.run_requests[0].job_name == "import_file_job"
         instance.add_dynamic_partitions(import_files.name, ["backlog.mbox"])  # what the daemon does
-        result = dg.materialize([import_file], partition_key="backlog.mbox", instance=instance,
-                                resources={"pipeline": pipeline})
+        result = dg.materialize(
+            [import_file], partition_key="backlog.mbox", instance=instance, resources={"pipeline": pipeline}
+        )
         assert result.success
         metadata = result.get_asset_materialization_events()[0].materialization.metadata
         assert metadata["signals"].value + metadata["quarantined"].value == 6

@@ -75,8 +75,10 @@ def test_pipeline_materializes_every_stage_with_real_content(workspace, first_ru
 
 
 def test_rematerializing_yields_same_rows_and_no_llm_calls(workspace, first_run):
-    before = {name: _table(workspace, name).drop(columns=["run_id"]) for name in
-              ("raw_signals", "quarantined_signals", "leads", "published_dossiers")}
+    before = {
+        name: _table(workspace, name).drop(columns=["run_id"])
+        for name in ("raw_signals", "quarantined_signals", "leads", "published_dossiers")
+    }
     client = workspace["resources"]["llm"].client()
     with client.metrics.track() as recorder:
         result = _materialize(workspace, IMPORT_DAY.isoformat())
@@ -98,7 +100,10 @@ def test_rematerializing_yields_same_rows_and_no_llm_calls(workspace, first_run)
     # The re-run is a new version, published in place of the first; the first is kept.
     assert len(_table(workspace, "prefilter_scores")["run_id"].unique()) == 2
     history = _table(workspace, "publications").sort_values("seq")
-    assert list(history["action"]) == ["publish", "publish"] and history["prev_run_id"].iloc[1] == history["run_id"].iloc[0]
+    assert (
+        list(history["action"]) == ["publish", "publish"]
+        and history["prev_run_id"].iloc[1] == history["run_id"].iloc[0]
+    )
 
 
 def test_empty_partition_materializes_with_zero_rows(workspace, first_run):

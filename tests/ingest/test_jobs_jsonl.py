@@ -100,7 +100,7 @@ def test_default_position_names_the_file():
 def test_real_sample_parses_completely():
     signals, rejections = _parse(JOBS_SAMPLE)
     assert (len(signals), len(rejections)) == (60, 0)
-    assert ICP_JOB_IDS <= {s.external_id for s in signals}
+    assert {s.external_id for s in signals} >= ICP_JOB_IDS
     assert len({s.signal_id for s in signals}) == 60
     for job in signals:
         assert job.title == job.title.strip() and job.text.startswith(job.title)
@@ -120,6 +120,12 @@ def test_real_sample_reposts_dedupe_by_content_hash():
 
 def test_lone_surrogate_escapes_become_replacement_characters(tmp_path):
     jsonl = tmp_path / "surrogates.jsonl"
-    jsonl.write_text('{"job_id": "1", "title": "Chef \\ud83c", "description": "Cook \\udce9", "department": "\\ud800"}\n')
+    jsonl.write_text(
+        '{"job_id": "1", "title": "Chef \\ud83c", "description": "Cook \\udce9", "department": "\\ud800"}\n'
+    )
     (job,) = _parse(jsonl)[0]
-    assert (job.title, job.text, job.attributes["department"]) == ("Chef \ufffd", "Chef \ufffd\n\nCook \ufffd", "\ufffd")
+    assert (job.title, job.text, job.attributes["department"]) == (
+        "Chef \ufffd",
+        "Chef \ufffd\n\nCook \ufffd",
+        "\ufffd",
+    )

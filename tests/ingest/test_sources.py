@@ -18,7 +18,12 @@ SOURCES_YAML = PROJECT_ROOT / "resources" / "sources.yaml"
 
 def test_public_api():
     assert set(leadflow.ingest.__all__) == {
-        "Signal", "Rejection", "SourceConfigError", "SourceSpec", "load_sources", "read_source"
+        "Signal",
+        "Rejection",
+        "SourceConfigError",
+        "SourceSpec",
+        "load_sources",
+        "read_source",
     }
 
 
@@ -37,7 +42,7 @@ def test_project_sources_yaml():
 def test_import_date_is_pinned_or_the_file_modification_day(tmp_path):
     export = tmp_path / "accounts.csv"
     export.write_text("name\nAcme\n", encoding="utf-8")
-    noon_utc = datetime.datetime(2025, 3, 4, 12, 0, tzinfo=datetime.timezone.utc).timestamp()
+    noon_utc = datetime.datetime(2025, 3, 4, 12, 0, tzinfo=datetime.UTC).timestamp()
     os.utime(export, (noon_utc, noon_utc))
     pinned = SourceSpec(name="a", format="csv_accounts", path="accounts.csv", import_date=datetime.date(2026, 1, 2))
     unpinned = SourceSpec(name="a", format="csv_accounts", path="accounts.csv")

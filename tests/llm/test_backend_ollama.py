@@ -18,8 +18,8 @@ from leadflow.llm.types import (
     ModelMissing,
     RequestRejected,
     RetryableError,
-    Timeouts,
     TimeoutError_,
+    Timeouts,
 )
 from tests.llm.conftest import EMBEDDER, OLLAMA_EMBED, OLLAMA_SMALL, SCORE_SCHEMA, score_messages
 

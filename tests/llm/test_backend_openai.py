@@ -65,9 +65,7 @@ def test_streamed_truncation_reports_length(chat_backend):
 
 
 def test_a_schema_the_server_cannot_compile_is_rejected(chat_backend):
-    request = ChatRequest(
-        model=MODEL, messages=score_messages("x"), max_tokens=4, schema={"type": "no-such-type"}
-    )
+    request = ChatRequest(model=MODEL, messages=score_messages("x"), max_tokens=4, schema={"type": "no-such-type"})
     with pytest.raises(RequestRejected, match="400"):
         chat_backend.chat(request, FAST)
 
@@ -141,4 +139,3 @@ def test_unreachable_server_is_retryable_and_unhealthy():
             )
     finally:
         backend.close()
-

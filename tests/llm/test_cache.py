@@ -76,15 +76,13 @@ def test_memory_bytes_never_exceed_bound_under_churn():
     tier = MemoryLRUTier(max_bytes=5000)
     for i in range(2000):
         value = b"x" * rng.randint(0, 1500)
-        tier.set(f"key-{rng.randint(0, 300)}", rng.choice(["classification", "dossier"]),
-                 value, None)
+        tier.set(f"key-{rng.randint(0, 300)}", rng.choice(["classification", "dossier"]), value, None)
         entries, nbytes = tier.size()
         assert nbytes <= 5000
         if i % 100 == 0 and rng.random() < 0.5:
             tier.get(f"key-{rng.randint(0, 300)}", "dossier")
     # accounted bytes equal the real sum
-    assert nbytes == sum(len(k.encode()) + len(kind.encode()) + len(v)
-                         for (kind, k), (v, _, _) in tier._data.items())
+    assert nbytes == sum(len(k.encode()) + len(kind.encode()) + len(v) for (kind, k), (v, _, _) in tier._data.items())
 
 
 def test_memory_value_larger_than_bound_is_not_stored():
@@ -227,8 +225,7 @@ def test_sqlite_two_processes_write_concurrently_without_loss(sqlite_path):
     SqliteTier(sqlite_path).close()  # create the schema first, as a run would
     ctx = multiprocessing.get_context("spawn")
     start, errors = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_sqlite_writer, args=(sqlite_path, w, 200, start, errors))
-             for w in range(2)]
+    procs = [ctx.Process(target=_sqlite_writer, args=(sqlite_path, w, 200, start, errors)) for w in range(2)]
     for p in procs:
         p.start()
     start.set()
@@ -346,8 +343,15 @@ def test_sqlite_hit_is_promoted_to_memory(sqlite_path):
     assert (second.value, second.tier) == (b"from-disk", "memory")
     stats = cache.stats()
     assert stats["memory"] | {"hit_rate": None} == {
-        "hits": 1, "misses": 1, "sets": 0, "errors": 0, "promotions": 1, "skipped": 0,
-        "hit_rate": None, "entries": 1, "bytes": len("kdossier") + 9,
+        "hits": 1,
+        "misses": 1,
+        "sets": 0,
+        "errors": 0,
+        "promotions": 1,
+        "skipped": 0,
+        "hit_rate": None,
+        "entries": 1,
+        "bytes": len("kdossier") + 9,
     }
     assert stats["memory"]["hit_rate"] == 0.5
     assert (stats["sqlite"]["hits"], stats["sqlite"]["misses"]) == (1, 0)
@@ -374,8 +378,7 @@ def test_set_writes_through_every_tier(sqlite_path, redis_db):
     cache.set("k", "embedding", b"\x01\x02")
     for tier in cache.tiers:
         assert tier.get("k", "embedding") == b"\x01\x02", tier.name
-    assert {name: s["sets"] for name, s in cache.stats().items()} == {
-        "memory": 1, "sqlite": 1, "redis": 1}
+    assert {name: s["sets"] for name, s in cache.stats().items()} == {"memory": 1, "sqlite": 1, "redis": 1}
     with pytest.raises(TypeError):
         cache.set("k", "embedding", "not bytes")
     cache.close()
@@ -399,8 +402,7 @@ def test_stats_add_up(sqlite_path, redis_db):
     assert mem["hits"] + mem["misses"] == lookups
     assert sq["hits"] + sq["misses"] == mem["misses"]
     assert rd["hits"] + rd["misses"] == sq["misses"]
-    assert (mem["hits"], sq["hits"], rd["hits"]) == tuple(
-        results.count(t) for t in ("memory", "sqlite", "redis"))
+    assert (mem["hits"], sq["hits"], rd["hits"]) == tuple(results.count(t) for t in ("memory", "sqlite", "redis"))
     assert rd["misses"] == results.count(None)
     assert mem["promotions"] == sq["hits"] + rd["hits"]
     assert sq["promotions"] == rd["hits"]
@@ -418,8 +420,7 @@ def test_per_kind_ttl(sqlite_path, redis_db, raw_redis):
     assert 59_000 < raw_redis.pttl("leadflow:llm:embedding:k") <= 60_000
     assert raw_redis.pttl("leadflow:llm:dossier:k") == -1
     assert raw_redis.pttl("leadflow:llm:unknown:k") == -1  # unknown kind: default None
-    rows = dict(sqlite3.connect(sqlite_path).execute(
-        "SELECT kind, expires_at - created_at FROM llm_cache"))
+    rows = dict(sqlite3.connect(sqlite_path).execute("SELECT kind, expires_at - created_at FROM llm_cache"))
     assert rows["classification"] == pytest.approx(0.2)
     assert rows["embedding"] == pytest.approx(60.0)
     assert rows["dossier"] is None and rows["unknown"] is None
@@ -439,8 +440,7 @@ def test_expire_counts_per_tier(sqlite_path, redis_db):
     cache.set("keep", "dossier", b"v")
     time.sleep(0.1)
     assert cache.expire() == {"memory": 4, "sqlite": 4, "redis": 0}
-    assert {n: s["entries"] for n, s in cache.stats().items()} == {
-        "memory": 1, "sqlite": 1, "redis": 1}
+    assert {n: s["entries"] for n, s in cache.stats().items()} == {"memory": 1, "sqlite": 1, "redis": 1}
     cache.close()
 
 
@@ -477,8 +477,9 @@ def test_redis_down_falls_through_and_never_raises(sqlite_path, caplog):
 
     # A new run: empty memory, Redis gone, the same SQLite file. Cooldown 0: every call
     # tries Redis, so every call pays (and counts) the failure.
-    cache = TieredCache([MemoryLRUTier(1 << 20), RedisTier(url), SqliteTier(sqlite_path)],
-                        TTLS, logger=logger, error_cooldown_s=0)
+    cache = TieredCache(
+        [MemoryLRUTier(1 << 20), RedisTier(url), SqliteTier(sqlite_path)], TTLS, logger=logger, error_cooldown_s=0
+    )
     with pytest.raises(CacheUnavailable):
         cache.tiers[1].get("before", "classification")
     slowest = 0.0
@@ -515,8 +516,7 @@ def test_redis_down_falls_through_and_never_raises(sqlite_path, caplog):
 def test_redis_down_cooldown_skips_the_tier(sqlite_path):
     url, stop = start_redis_server()
     stop()
-    cache = TieredCache([MemoryLRUTier(1 << 20), RedisTier(url), SqliteTier(sqlite_path)],
-                        TTLS, error_cooldown_s=30)
+    cache = TieredCache([MemoryLRUTier(1 << 20), RedisTier(url), SqliteTier(sqlite_path)], TTLS, error_cooldown_s=30)
     for i in range(50):
         assert cache.get(f"k{i}", "dossier") is None
         cache.set(f"k{i}", "dossier", b"v")
@@ -578,7 +578,9 @@ def test_hit_cost_per_tier(tier_name, sqlite_path, redis_db):
     raw_us = _mean_us(lambda: tier.get(key, "classification"), n)
     cached_us = _mean_us(lambda: cache.get(key, "classification"), n)
     assert cache.stats()[tier_name]["hits"] == n + 1
-    print(f"\n[cache] {tier_name} hit: {cached_us:.2f} us via TieredCache.get, "
-          f"{raw_us:.2f} us raw tier.get (mean of {n} lookups, 1 KiB value)")
+    print(
+        f"\n[cache] {tier_name} hit: {cached_us:.2f} us via TieredCache.get, "
+        f"{raw_us:.2f} us raw tier.get (mean of {n} lookups, 1 KiB value)"
+    )
     assert cached_us < 5000  # sanity only; real numbers are printed
     cache.close()

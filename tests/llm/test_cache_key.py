@@ -42,9 +42,7 @@ def reversed_dicts(obj):
 
 def test_key_is_sha256_of_versioned_canonical_json():
     parts = base_parts()
-    expected = hashlib.sha256(
-        canonical_json({**parts, "key_version": KEY_VERSION}).encode()
-    ).hexdigest()
+    expected = hashlib.sha256(canonical_json({**parts, "key_version": KEY_VERSION}).encode()).hexdigest()
     assert cache_key(parts) == expected
     assert len(cache_key(parts)) == 64
 

@@ -312,9 +312,12 @@ def test_identical_concurrent_requests_coalesce_into_one_engine_call(harness, se
 
 def test_concurrency_bound_is_never_exceeded(harness, server):
     client = harness.client([server], max_concurrency=2)
-    items = [f"tool number {i}: {name}" for i, name in enumerate(
-        ["a compiler", "a linter", "a debugger", "a profiler", "an editor", "a shell", "a pager", "a diff tool"]
-    )]
+    items = [
+        f"tool number {i}: {name}"
+        for i, name in enumerate(
+            ["a compiler", "a linter", "a debugger", "a profiler", "an editor", "a shell", "a pager", "a diff tool"]
+        )
+    ]
     barrier = threading.Barrier(len(items), timeout=10)
 
     def call(item):

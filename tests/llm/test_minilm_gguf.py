@@ -53,7 +53,11 @@ class NumpyMiniLM:
         from tokenizers import Tokenizer
 
         self.cfg = json.loads((model_dir / "config.json").read_text())
-        self.w = {k: v.astype(np.float64) for k, v in load_file(str(model_dir / "model.safetensors")).items() if v.dtype == np.float32}
+        self.w = {
+            k: v.astype(np.float64)
+            for k, v in load_file(str(model_dir / "model.safetensors")).items()
+            if v.dtype == np.float32
+        }
         self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tok.no_padding()
         self.tok.enable_truncation(256)  # sentence-transformers max_seq_length
@@ -81,12 +85,20 @@ class NumpyMiniLM:
             def lin(h, name, p=p):
                 return h @ w[p + name + ".weight"].T + w[p + name + ".bias"]
 
-            q, k, v = (lin(x, f"attention.self.{m}").reshape(n, n_head, d).transpose(1, 0, 2) for m in ("query", "key", "value"))
+            q, k, v = (
+                lin(x, f"attention.self.{m}").reshape(n, n_head, d).transpose(1, 0, 2)
+                for m in ("query", "key", "value")
+            )
             scores = q @ k.transpose(0, 2, 1) / math.sqrt(d)
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             ctx = (scores / scores.sum(-1, keepdims=True)) @ v
             ctx = ctx.transpose(1, 0, 2).reshape(n, n_head * d)
-            x = _layer_norm(x + lin(ctx, "attention.output.dense"), w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
+            x = _layer_norm(
+                x + lin(ctx, "attention.output.dense"),
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+                eps,
+            )
             ff = lin(_gelu(lin(x, "intermediate.dense")), "output.dense")
             x = _layer_norm(x + ff, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
         pooled = x.mean(0)  # no padding, so the attention mask is all ones
@@ -137,8 +149,17 @@ def test_gguf_metadata_and_tensors(gguf_path):
     assert f["bert.attention.causal"].contents() is False
     assert f["tokenizer.ggml.model"].contents() == "bert"
     assert f["tokenizer.ggml.token_type_count"].contents() == 2
-    ids = {k: f[f"tokenizer.ggml.{k}"].contents() for k in ("bos_token_id", "seperator_token_id", "padding_token_id", "unknown_token_id", "mask_token_id")}
-    assert ids == {"bos_token_id": 101, "seperator_token_id": 102, "padding_token_id": 0, "unknown_token_id": 100, "mask_token_id": 103}
+    ids = {
+        k: f[f"tokenizer.ggml.{k}"].contents()
+        for k in ("bos_token_id", "seperator_token_id", "padding_token_id", "unknown_token_id", "mask_token_id")
+    }
+    assert ids == {
+        "bos_token_id": 101,
+        "seperator_token_id": 102,
+        "padding_token_id": 0,
+        "unknown_token_id": 100,
+        "mask_token_id": 103,
+    }
     tokens = f["tokenizer.ggml.tokens"].contents()
     assert len(tokens) == 30522
     assert tokens[101] == "[CLS]" and tokens[0] == "[PAD]"  # control tokens untouched
@@ -151,7 +172,16 @@ def test_gguf_metadata_and_tensors(gguf_path):
     assert "embeddings.position_ids" not in names and len(names) == 5 + 16 * 6
     for n in ("token_embd.weight", "token_types.weight", "position_embd.weight", "token_embd_norm.weight"):
         assert n in names
-    for suffix in ("attn_q", "attn_k", "attn_v", "attn_output", "attn_output_norm", "ffn_up", "ffn_down", "layer_output_norm"):
+    for suffix in (
+        "attn_q",
+        "attn_k",
+        "attn_v",
+        "attn_output",
+        "attn_output_norm",
+        "ffn_up",
+        "ffn_down",
+        "layer_output_norm",
+    ):
         assert f"blk.5.{suffix}.weight" in names and f"blk.5.{suffix}.bias" in names
     assert names["blk.0.attn_q.weight"].tensor_type == gguf.GGMLQuantizationType.F16
     for n in ("position_embd.weight", "token_types.weight", "blk.0.attn_output_norm.weight", "blk.0.attn_q.bias"):

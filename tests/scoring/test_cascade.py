@@ -10,8 +10,18 @@ from leadflow.scoring.rules import title_keyword_hit
 
 @pytest.mark.parametrize(
     ("score", "bucket"),
-    [(100, "red_hot"), (80, "red_hot"), (79.99, "warm"), (60, "warm"), (59, "nurture"), (40, "nurture"),
-     (39, "parked"), (20, "parked"), (19.9, "filtered"), (0, "filtered")],
+    [
+        (100, "red_hot"),
+        (80, "red_hot"),
+        (79.99, "warm"),
+        (60, "warm"),
+        (59, "nurture"),
+        (40, "nurture"),
+        (39, "parked"),
+        (20, "parked"),
+        (19.9, "filtered"),
+        (0, "filtered"),
+    ],
 )
 def test_buckets_follow_design_doc_000(score, bucket):
     assert Thresholds().bucket(score) == bucket

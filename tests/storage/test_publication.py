@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from leadflow.storage.publication import (
-    KEEP_VERSIONS, mark_failed, publish, published_versions, rollback, working_versions,
+    KEEP_VERSIONS,
+    mark_failed,
+    publish,
+    published_versions,
+    rollback,
+    working_versions,
 )
 from leadflow.storage.warehouse import write_version
 
@@ -15,8 +20,9 @@ DAY, OTHER = date(2001, 5, 1), date(2001, 5, 2)
 
 
 def _write(conn, run_id: str, score: float, day: date = DAY) -> None:
-    frame = pd.DataFrame({"partition_date": [day], "signal_id": ["s1"], "final_score": [score],
-                          "bucket": ["warm"], "run_id": [run_id]})
+    frame = pd.DataFrame(
+        {"partition_date": [day], "signal_id": ["s1"], "final_score": [score], "bucket": ["warm"], "run_id": [run_id]}
+    )
     write_version(conn, "prefilter_scores", [day], run_id, frame)
 
 

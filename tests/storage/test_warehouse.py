@@ -12,8 +12,17 @@ D1, D2 = date(2001, 5, 1), date(2001, 5, 2)
 
 
 def _rows(day, n, run="r1"):
-    return pd.DataFrame({"partition_date": [day] * n, "source": "s", "kind": "email",
-                         "position": [f"p#{i}" for i in range(n)], "reason": "empty_body", "excerpt": "", "run_id": run})
+    return pd.DataFrame(
+        {
+            "partition_date": [day] * n,
+            "source": "s",
+            "kind": "email",
+            "position": [f"p#{i}" for i in range(n)],
+            "reason": "empty_body",
+            "excerpt": "",
+            "run_id": run,
+        }
+    )
 
 
 def test_replace_is_idempotent_and_leaves_other_partitions(tmp_path):

@@ -61,18 +61,31 @@ def dossiers(
     template = client.prompts.get(TEMPLATE)
     ctx = icp_context(load_icp(pipeline.path(pipeline.icp_path)))
     unique = leads.drop_duplicates("content_hash")
-    context.log.info(f"{len(leads)} leads at or above {pipeline.dossier_threshold}; {len(unique)} unique dossiers to write")
+    context.log.info(
+        f"{len(leads)} leads at or above {pipeline.dossier_threshold}; {len(unique)} unique dossiers to write"
+    )
     progress = Progress(context.log, "dossiers", len(unique))
 
     def write(row):
         text = row.text[: pipeline.max_text_chars]
-        prefilter = {"score": row.final_score, "bucket": row.bucket, "role_function": row.role_function,
-                     "seniority": row.seniority, "hiring": row.hiring, "reasons": json.loads(row.reasons or "[]")}
+        prefilter = {
+            "score": row.final_score,
+            "bucket": row.bucket,
+            "role_function": row.role_function,
+            "seniority": row.seniority,
+            "hiring": row.hiring,
+            "reasons": json.loads(row.reasons or "[]"),
+        }
         completion = client.complete_json(
             "dossier",
             TEMPLATE,
-            {"icp_context": ctx, "signal_kind": row.kind, "signal_title": row.title,
-             "signal_text": text, "prefilter_json": json.dumps(prefilter)},
+            {
+                "icp_context": ctx,
+                "signal_kind": row.kind,
+                "signal_title": row.title,
+                "signal_text": text,
+                "prefilter_json": json.dumps(prefilter),
+            },
             validator=dossier_validator(text),
         )
         progress.advance()
@@ -87,28 +100,47 @@ def dossiers(
         result = by_hash[row.content_hash]
         failed = isinstance(result, Exception)
         rec = None if failed else result.record
-        rows.append({
-            "partition_date": row.partition_date,
-            "signal_id": row.signal_id,
-            "title": row.title,
-            "final_score": row.final_score,
-            "bucket": row.bucket,
-            "dossier": None if failed else json.dumps(result.value),
-            "chars": 0 if failed else len(dossier_text(result.value)),
-            "model": None if failed else result.model,
-            "prompt_version": template.label,
-            "error": str(result) if failed else None,
-            "llm_calls": rec.engine_calls if rec else 0,
-            "cache_tier": rec.cache_tier if rec else None,
-            "latency_s": rec.latency_s if rec else None,
-            "tokens_in": rec.prompt_tokens if rec else 0,
-            "tokens_out": rec.completion_tokens if rec else 0,
-            "run_id": context.run.run_id,
-        })
-    frame = pd.DataFrame(rows, columns=[
-        "partition_date", "signal_id", "title", "final_score", "bucket", "dossier", "chars", "model",
-        "prompt_version", "error", "llm_calls", "cache_tier", "latency_s", "tokens_in", "tokens_out", "run_id",
-    ])
+        rows.append(
+            {
+                "partition_date": row.partition_date,
+                "signal_id": row.signal_id,
+                "title": row.title,
+                "final_score": row.final_score,
+                "bucket": row.bucket,
+                "dossier": None if failed else json.dumps(result.value),
+                "chars": 0 if failed else len(dossier_text(result.value)),
+                "model": None if failed else result.model,
+                "prompt_version": template.label,
+                "error": str(result) if failed else None,
+                "llm_calls": rec.engine_calls if rec else 0,
+                "cache_tier": rec.cache_tier if rec else None,
+                "latency_s": rec.latency_s if rec else None,
+                "tokens_in": rec.prompt_tokens if rec else 0,
+                "tokens_out": rec.completion_tokens if rec else 0,
+                "run_id": context.run.run_id,
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "partition_date",
+            "signal_id",
+            "title",
+            "final_score",
+            "bucket",
+            "dossier",
+            "chars",
+            "model",
+            "prompt_version",
+            "error",
+            "llm_calls",
+            "cache_tier",
+            "latency_s",
+            "tokens_in",
+            "tokens_out",
+            "run_id",
+        ],
+    )
     with duckdb.get_connection() as conn:
         write_version(conn, "dossiers", dates, context.run.run_id, frame)
     summary = recorder.summary()

@@ -51,18 +51,22 @@ def signal_embeddings(
             sims = {p.id: np.zeros(0) for p in profiles}
     sim_matrix = np.vstack([sims[p.id] for p in profiles]).T if len(signals) else np.zeros((0, len(profiles)))
     best = sim_matrix.argmax(axis=1) if len(signals) else np.zeros(0, dtype=int)
-    frame = pd.DataFrame({
-        "partition_date": signals["partition_date"],
-        "signal_id": signals["signal_id"],
-        "model": model,
-        "dims": title_vecs.shape[1] if len(signals) else 0,
-        "title_vec": list(title_vecs),
-        "text_vec": list(text_vecs),
-        "best_icp": [profiles[i].id for i in best],
-        "icp_similarity": sim_matrix.max(axis=1) if len(signals) else [],
-        "icp_similarities": [json.dumps({p.id: round(float(sims[p.id][i]), 4) for p in profiles}) for i in range(len(signals))],
-        "run_id": context.run.run_id,
-    })
+    frame = pd.DataFrame(
+        {
+            "partition_date": signals["partition_date"],
+            "signal_id": signals["signal_id"],
+            "model": model,
+            "dims": title_vecs.shape[1] if len(signals) else 0,
+            "title_vec": list(title_vecs),
+            "text_vec": list(text_vecs),
+            "best_icp": [profiles[i].id for i in best],
+            "icp_similarity": sim_matrix.max(axis=1) if len(signals) else [],
+            "icp_similarities": [
+                json.dumps({p.id: round(float(sims[p.id][i]), 4) for p in profiles}) for i in range(len(signals))
+            ],
+            "run_id": context.run.run_id,
+        }
+    )
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "signal_embeddings", dates, frame)
     return dg.MaterializeResult(

@@ -29,7 +29,9 @@ PROGRESS_EVERY = 5000
         "their source's import date). Bad records go to the quarantined_signals table with a reason."
     ),
 )
-def raw_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings) -> dg.MaterializeResult:
+def raw_signals(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+) -> dg.MaterializeResult:
     dates = partition_dates(context)
     wanted = set(dates)
     first_day = daily_partitions.start.date()
@@ -53,30 +55,53 @@ def raw_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResource, pipel
                 continue
             if record.signal_date < first_day or record.signal_date > import_date:
                 if keep_rejects:
-                    rejected.append({
-                        "source": record.source, "kind": record.kind, "position": record.position,
-                        "reason": f"date_out_of_range: {record.signal_date} is outside {first_day}..{import_date}",
-                        "excerpt": record.title[:200], "partition_date": import_date,
-                    })
+                    rejected.append(
+                        {
+                            "source": record.source,
+                            "kind": record.kind,
+                            "position": record.position,
+                            "reason": f"date_out_of_range: {record.signal_date} is outside {first_day}..{import_date}",
+                            "excerpt": record.title[:200],
+                            "partition_date": import_date,
+                        }
+                    )
                 continue
             if record.signal_date not in wanted:
                 continue
             if record.signal_id in seen_ids:
-                rejected.append({
-                    "source": record.source, "kind": record.kind, "position": record.position,
-                    "reason": f"duplicate_signal_id: {record.signal_id} already read in this run",
-                    "excerpt": record.title[:200], "partition_date": record.signal_date,
-                })
+                rejected.append(
+                    {
+                        "source": record.source,
+                        "kind": record.kind,
+                        "position": record.position,
+                        "reason": f"duplicate_signal_id: {record.signal_id} already read in this run",
+                        "excerpt": record.title[:200],
+                        "partition_date": record.signal_date,
+                    }
+                )
                 continue
             seen_ids.add(record.signal_id)
             row = asdict(record)
             row["partition_date"] = row["signal_date"]
             signals.append(row)
 
-    signal_frame = pd.DataFrame(signals, columns=[
-        "partition_date", "signal_id", "source", "kind", "position", "external_id", "signal_date",
-        "title", "company", "text", "content_hash", "attributes",
-    ])
+    signal_frame = pd.DataFrame(
+        signals,
+        columns=[
+            "partition_date",
+            "signal_id",
+            "source",
+            "kind",
+            "position",
+            "external_id",
+            "signal_date",
+            "title",
+            "company",
+            "text",
+            "content_hash",
+            "attributes",
+        ],
+    )
     signal_frame["attributes"] = signal_frame["attributes"].map(json.dumps)
     signal_frame["run_id"] = context.run.run_id
     reject_frame = pd.DataFrame(rejected, columns=["partition_date", "source", "kind", "position", "reason", "excerpt"])

@@ -75,36 +75,49 @@ def quality_metrics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -
     dates = partition_dates(context)
     with duckdb.get_connection() as conn:
         versions = working_versions(conn, dates, context.run.run_id)
-        conn.register("working", pd.DataFrame({"partition_date": list(versions), "run_id": list(versions.values())},
-                                              columns=["partition_date", "run_id"]).astype({"run_id": "string"}))
+        conn.register(
+            "working",
+            pd.DataFrame(
+                {"partition_date": list(versions), "run_id": list(versions.values())},
+                columns=["partition_date", "run_id"],
+            ).astype({"run_id": "string"}),
+        )
         base = conn.execute(METRICS_SQL, [dates]).df()
         buckets = conn.execute(BUCKETS_SQL).df()
     rows = []
     for row in base.itertuples():
         day_buckets = buckets[buckets["partition_date"] == row.partition_date]
         records_seen = row.signals + row.quarantined
-        rows.append({
-            "partition_date": row.partition_date,
-            "signals": row.signals,
-            "quarantined": row.quarantined,
-            "quarantine_rate": _rate(row.quarantined, records_seen),
-            "embedded": row.embedded,
-            "scored": row.scored,
-            "llm_classified": row.llm_classified,
-            "invalid_outputs": row.llm_errors + row.dossier_errors,
-            "invalid_rate": _rate(row.llm_errors + row.dossier_errors, row.llm_classified + row.dossiers + row.dossier_errors),
-            "dossiers": row.dossiers,
-            "dossier_errors": row.dossier_errors,
-            "big_model_share": _rate(row.dossiers + row.dossier_errors, row.signals),
-            "buckets": json.dumps(dict(zip(day_buckets["bucket"], day_buckets["n"].astype(int)))),
-            "llm": json.dumps({
-                "llm_calls": int(row.llm_calls), "cache_hits": int(row.cache_hits),
-                "tokens_in": int(row.tokens_in), "tokens_out": int(row.tokens_out),
-                "latency_p50_s": None if pd.isna(row.latency_p50_s) else round(float(row.latency_p50_s), 3),
-                "latency_p95_s": None if pd.isna(row.latency_p95_s) else round(float(row.latency_p95_s), 3),
-            }),
-            "run_id": context.run.run_id,
-        })
+        rows.append(
+            {
+                "partition_date": row.partition_date,
+                "signals": row.signals,
+                "quarantined": row.quarantined,
+                "quarantine_rate": _rate(row.quarantined, records_seen),
+                "embedded": row.embedded,
+                "scored": row.scored,
+                "llm_classified": row.llm_classified,
+                "invalid_outputs": row.llm_errors + row.dossier_errors,
+                "invalid_rate": _rate(
+                    row.llm_errors + row.dossier_errors, row.llm_classified + row.dossiers + row.dossier_errors
+                ),
+                "dossiers": row.dossiers,
+                "dossier_errors": row.dossier_errors,
+                "big_model_share": _rate(row.dossiers + row.dossier_errors, row.signals),
+                "buckets": json.dumps(dict(zip(day_buckets["bucket"], day_buckets["n"].astype(int)))),
+                "llm": json.dumps(
+                    {
+                        "llm_calls": int(row.llm_calls),
+                        "cache_hits": int(row.cache_hits),
+                        "tokens_in": int(row.tokens_in),
+                        "tokens_out": int(row.tokens_out),
+                        "latency_p50_s": None if pd.isna(row.latency_p50_s) else round(float(row.latency_p50_s), 3),
+                        "latency_p95_s": None if pd.isna(row.latency_p95_s) else round(float(row.latency_p95_s), 3),
+                    }
+                ),
+                "run_id": context.run.run_id,
+            }
+        )
     frame = pd.DataFrame(rows)
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "quality_metrics", dates, frame)
@@ -115,6 +128,8 @@ def quality_metrics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -
             **{key: int(value) for key, value in totals.items()},
             "quarantine_rate": _rate(int(totals["quarantined"]), int(totals["signals"] + totals["quarantined"])),
             "big_model_share": _rate(int(totals["dossiers"]), int(totals["signals"])),
-            "preview": preview(frame[frame["signals"] > 0], ["partition_date", "signals", "quarantined", "dossiers", "buckets"]),
+            "preview": preview(
+                frame[frame["signals"] > 0], ["partition_date", "signals", "quarantined", "dossiers", "buckets"]
+            ),
         }
     )

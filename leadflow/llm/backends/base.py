@@ -17,8 +17,8 @@ from leadflow.llm.types import (
     ModelMissing,
     RequestRejected,
     RetryableError,
-    Timeouts,
     TimeoutError_,
+    Timeouts,
 )
 
 

@@ -128,7 +128,10 @@ class EmbeddedBackend(Backend):
         if request.stop:
             body["stop"] = list(request.stop)
         if request.schema is not None:
-            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": request.schema}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": request.schema},
+            }
         return body
 
     def chat(self, request: ChatRequest, timeouts: Timeouts, cancel: Cancellation | None = None) -> ChatResponse:

@@ -97,7 +97,9 @@ class OllamaBackend(HttpBackend):
         data = self._post_json("/api/embed", body, model, timeouts)
         vectors = data.get("embeddings")
         if not isinstance(vectors, list) or len(vectors) != len(texts):
-            raise RetryableError(f"{self.endpoint}/api/embed returned {len(vectors or [])} vectors for {len(texts)} inputs")
+            raise RetryableError(
+                f"{self.endpoint}/api/embed returned {len(vectors or [])} vectors for {len(texts)} inputs"
+            )
         return EmbedResponse(
             vectors=vectors,
             model=model,

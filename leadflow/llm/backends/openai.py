@@ -134,7 +134,9 @@ class OpenAIBackend(HttpBackend):
         return infos
 
     def _info(self, model: str) -> ModelInfo:
-        models = self._models if self._models is not None else self._list_models(Timeouts(connect_s=3, first_token_s=10))
+        models = (
+            self._models if self._models is not None else self._list_models(Timeouts(connect_s=3, first_token_s=10))
+        )
         if model in models:
             return models[model]
         if len(models) == 1:
