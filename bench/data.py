@@ -24,11 +24,11 @@ from leadflow.defs.partitions import PARTITIONS_START
 from leadflow.ingest.emails import parse_mbox
 from leadflow.ingest.jobs_jsonl import parse_jobs_jsonl
 from leadflow.ingest.records import Signal
-from leadflow.paths import PROJECT_ROOT
+from leadflow.paths import PROJECT_ROOT, RESOURCES_DIR
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
-SAMPLES = PROJECT_ROOT / "resources" / "samples"
-GOLDEN = PROJECT_ROOT / "resources" / "golden" / "golden_100.jsonl"
+SAMPLES = RESOURCES_DIR / "samples"
+GOLDEN = RESOURCES_DIR / "golden" / "golden_100.jsonl"
 
 W1_DAY = datetime.date(2026, 11, 20)
 # Shares of all W1 signals (design doc 000: job boards see 60-80 % repeats; we take 70 %).

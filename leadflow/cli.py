@@ -41,8 +41,8 @@ def _signal_dates(sources_path, limit_emails_to_month: bool) -> tuple[list[date]
     for spec in load_sources(sources_path):
         if not spec.enabled:
             continue
-        import_date = import_date_of(spec, PROJECT_ROOT)
-        for record in read_source(spec, import_date, PROJECT_ROOT):
+        import_date = import_date_of(spec, Path(sources_path).parent)
+        for record in read_source(spec, import_date, Path(sources_path).parent):
             if isinstance(record, Rejection) or record.signal_date < start:
                 continue
             if record.signal_date == import_date:

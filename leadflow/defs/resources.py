@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr
 from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.factory import LLMSettings, shared_client
 from leadflow.llm.types import LLMHealthError, Timeouts
-from leadflow.paths import PROJECT_ROOT, data_dir, resolve
+from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR, data_dir, resolve
 from leadflow.scoring.cascade import Thresholds
 
 
@@ -54,7 +54,7 @@ class LLMResource(dg.ConfigurableResource):
     keep_alive: str = "30m"
     stream_dossiers: bool = True
     race: bool = Field(default=False, description="Race two endpoints of a pool per request (separate hosts only).")
-    prompts_dir: str = Field(default="prompts", description="Prompt templates (relative to the project root).")
+    prompts_dir: str = Field(default=str(PROMPTS_DIR), description="Prompt templates (relative to the project root).")
     _safe_profile: bool = PrivateAttr(default=False)
 
     warm_up: bool = Field(default=True, description="Health check, model preload and probe at run start.")
@@ -92,7 +92,7 @@ class LLMResource(dg.ConfigurableResource):
             max_concurrency=self.max_concurrency,
             threads=self.threads,
             model_dir=str(resolve(self.model_dir) if self.model_dir else data_dir() / "models"),
-            catalog_path=str(PROJECT_ROOT / "resources" / "models.yaml"),
+            catalog_path=str(RESOURCES_DIR / "models.yaml"),
             prompts_dir=str(resolve(self.prompts_dir)),
             cache_memory_mb=self.cache_memory_mb,
             cache_path=""
@@ -123,10 +123,10 @@ class PipelineSettings(dg.ConfigurableResource):
     """Inputs and thresholds of the scoring cascade."""
 
     sources_path: str = Field(
-        default="resources/sources.yaml", description="Signal sources (relative to the project root)."
+        default=str(RESOURCES_DIR / "sources.yaml"), description="Signal sources (relative to the project root)."
     )
-    icp_path: str = Field(default="resources/icp.yaml", description="Ideal Customer Profiles.")
-    golden_path: str = Field(default="resources/golden/golden_100.jsonl", description="Labelled golden set.")
+    icp_path: str = Field(default=str(RESOURCES_DIR / "icp.yaml"), description="Ideal Customer Profiles.")
+    golden_path: str = Field(default=str(RESOURCES_DIR / "golden" / "golden_100.jsonl"), description="Labelled golden set.")
     red_hot: int = 80
     warm: int = 60
     nurture: int = 40
@@ -187,7 +187,7 @@ def _llm_from_env() -> LLMResource:
         cache_memory_mb=int(_env("LEADFLOW_CACHE_MEMORY_MB", "64")),
         cache_path=_env("LEADFLOW_CACHE_PATH", ""),
         model_dir=_env("LEADFLOW_MODEL_DIR", ""),
-        prompts_dir=_env("LEADFLOW_PROMPTS_DIR", "prompts"),
+        prompts_dir=_env("LEADFLOW_PROMPTS_DIR", str(PROMPTS_DIR)),
         race=_env("LEADFLOW_LLM_RACE", "false").lower() in ("1", "true", "yes"),
         redis_url=_env("LEADFLOW_REDIS_URL", ""),
     )
@@ -195,7 +195,7 @@ def _llm_from_env() -> LLMResource:
 
 def _pipeline_from_env() -> PipelineSettings:
     return PipelineSettings(
-        sources_path=_env("LEADFLOW_SOURCES_PATH", "resources/sources.yaml"),
+        sources_path=_env("LEADFLOW_SOURCES_PATH", str(RESOURCES_DIR / "sources.yaml")),
         dossier_threshold=int(_env("LEADFLOW_DOSSIER_THRESHOLD", "70")),
         llm_min_score=int(_env("LEADFLOW_LLM_MIN_SCORE", "30")),
         imports_dir=_env("LEADFLOW_IMPORTS_DIR", ""),

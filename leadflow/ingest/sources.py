@@ -28,7 +28,7 @@ class SourceSpec:
 
     name: str
     format: str  # one of FORMATS
-    path: str  # relative to the project root (or absolute)
+    path: str  # relative to the sources file's folder (or absolute)
     enabled: bool = True
     max_chars: int = DEFAULT_MAX_CHARS  # longer normalized text is rejected as "oversize"
     limit: int | None = None  # read at most this many records (signals + rejections); None = all

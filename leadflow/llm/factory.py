@@ -18,6 +18,7 @@ from leadflow.llm.catalog import ROLES, load_catalog
 from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.pool import EndpointPool
 from leadflow.llm.prompts import PromptLibrary
+from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR
 
 DAY_S = 86400.0
 
@@ -34,8 +35,8 @@ class LLMSettings:
     max_concurrency: int = 2
     threads: int = 2
     model_dir: str = ".leadflow/models"
-    catalog_path: str = "resources/models.yaml"
-    prompts_dir: str = "prompts"
+    catalog_path: str = str(RESOURCES_DIR / "models.yaml")
+    prompts_dir: str = str(PROMPTS_DIR)
     cache_memory_mb: int = 64
     cache_path: str = ".leadflow/llm_cache.sqlite"
     redis_url: str = ""

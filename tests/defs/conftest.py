@@ -20,11 +20,11 @@ from leadflow.defs.assets.prefilter import prefilter_scores
 from leadflow.defs.assets.publish import published_leads
 from leadflow.defs.assets.quality import quality_metrics
 from leadflow.defs.resources import LLMResource, PipelineSettings
-from leadflow.paths import PROJECT_ROOT
+from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR
 from tests.conftest import SMALL_MODEL
 
 IMPORT_DAY = date(2026, 11, 20)
-SAMPLES = PROJECT_ROOT / "resources" / "samples"
+SAMPLES = RESOURCES_DIR / "samples"
 ASSETS = [raw_signals, signal_embeddings, prefilter_scores, dossiers, quality_metrics, published_leads]
 CHECKS = dg.load_asset_checks_from_modules([checks])
 
@@ -32,7 +32,7 @@ CHECKS = dg.load_asset_checks_from_modules([checks])
 def slice_jobs(target: Path, positives: int = 6, others: int = 6) -> int:
     """ICP positives from the golden set plus ordinary postings: every stage gets work."""
     golden = [
-        json.loads(line) for line in (PROJECT_ROOT / "resources/golden/golden_100.jsonl").read_text().splitlines()
+        json.loads(line) for line in (RESOURCES_DIR / "golden" / "golden_100.jsonl").read_text().splitlines()
     ]
     icp = {g["job_id"] for g in golden if g["is_icp"]}
     lines = (SAMPLES / "jobs_sample.jsonl").read_text().splitlines()
@@ -72,7 +72,7 @@ def make_workspace(root: Path, model_dir: Path, cache_path: Path | None = None, 
     }
     (root / "sources.yaml").write_text(yaml.safe_dump(sources))
     prompts_dir = root / "prompts"  # a copy, so a test can break a prompt without touching the repo
-    shutil.copytree(PROJECT_ROOT / "prompts", prompts_dir)
+    shutil.copytree(PROMPTS_DIR, prompts_dir)
     resources = {
         "duckdb": DuckDBResource(database=str(root / "leadflow.duckdb")),
         "llm": LLMResource(

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from leadflow.ingest import Rejection, Signal
+from leadflow.paths import RESOURCES_DIR
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SAMPLES = PROJECT_ROOT / "resources" / "samples"
+SAMPLES = RESOURCES_DIR / "samples"
 IMPORT_DATE = datetime.date(2024, 5, 1)
 
 

@@ -11,9 +11,11 @@ import leadflow.ingest
 from leadflow.ingest import Rejection, Signal, SourceConfigError, SourceSpec, load_sources, read_source
 from leadflow.ingest.sources import import_date_of
 
-from .conftest import FIXTURES, IMPORT_DATE, PROJECT_ROOT, split
+from leadflow.paths import RESOURCES_DIR
 
-SOURCES_YAML = PROJECT_ROOT / "resources" / "sources.yaml"
+from .conftest import FIXTURES, IMPORT_DATE, split
+
+SOURCES_YAML = RESOURCES_DIR / "sources.yaml"
 
 
 def test_public_api():
@@ -61,7 +63,7 @@ def test_import_date_is_pinned_or_the_file_modification_day(tmp_path):
 )
 def test_samples_parse_without_crashing(name, expected, records, kind):
     (spec,) = [s for s in load_sources(SOURCES_YAML) if s.name == name]
-    signals, rejections = split(read_source(spec, IMPORT_DATE, PROJECT_ROOT))
+    signals, rejections = split(read_source(spec, IMPORT_DATE, RESOURCES_DIR))
     assert (len(signals), len(rejections)) == expected
     assert len(signals) + len(rejections) == records
     for record in [*signals, *rejections]:
@@ -75,16 +77,16 @@ def test_samples_parse_without_crashing(name, expected, records, kind):
 
 def test_ids_do_not_depend_on_where_the_project_lives(tmp_path):
     specs = load_sources(SOURCES_YAML)
-    shutil.copytree(PROJECT_ROOT / "resources", tmp_path / "resources")
+    shutil.copytree(RESOURCES_DIR, tmp_path / "resources")
     for spec in specs:
-        here = [r for r in read_source(spec, IMPORT_DATE, PROJECT_ROOT)]
-        there = [r for r in read_source(spec, IMPORT_DATE, tmp_path)]
+        here = [r for r in read_source(spec, IMPORT_DATE, RESOURCES_DIR)]
+        there = [r for r in read_source(spec, IMPORT_DATE, tmp_path / "resources")]
         assert here == there
 
 
 def test_limit_reads_a_slice():
-    spec = SourceSpec(name="slice", format="mbox", path="resources/samples/enron_sample.mbox", limit=5)
-    records = list(read_source(spec, IMPORT_DATE, PROJECT_ROOT))
+    spec = SourceSpec(name="slice", format="mbox", path="samples/enron_sample.mbox", limit=5)
+    records = list(read_source(spec, IMPORT_DATE, RESOURCES_DIR))
     assert len(records) == 5
     assert [r.position for r in records] == [f"{spec.path}#{n}" for n in range(5)]
 

@@ -8,6 +8,7 @@ Only the small chat model (Qwen2.5-Coder-0.5B Q4_K_M) and the MiniLM embedder ar
 from __future__ import annotations
 
 import os
+from leadflow.paths import RESOURCES_DIR
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
-    return load_catalog(REPO / "resources" / "models.yaml")
+    return load_catalog(RESOURCES_DIR / "models.yaml")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ through the circuit breaker, repair and fallback, context bucketing and the metr
 from __future__ import annotations
 
 import json
+from leadflow.paths import PROMPTS_DIR
 import os
 import shutil
 import threading
@@ -68,7 +69,7 @@ ICP = "B2B SaaS companies with 50-500 employees that are growing their sales or 
 @pytest.fixture
 def prompts_dir(tmp_path) -> Path:
     directory = tmp_path / "prompts"
-    shutil.copytree(REPO / "prompts", directory)
+    shutil.copytree(PROMPTS_DIR, directory)
     (directory / "tiny_score.yaml").write_text(yaml.safe_dump(TINY_TEMPLATE, sort_keys=False))
     return directory
 

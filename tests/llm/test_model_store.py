@@ -8,9 +8,9 @@ import pytest
 from leadflow.llm.catalog import load_catalog
 from leadflow.llm.minilm_gguf import sha256_file
 from leadflow.llm.model_store import ModelUnavailable, ensure_artifact, verified_digest
-from leadflow.paths import PROJECT_ROOT
+from leadflow.paths import RESOURCES_DIR
 
-CATALOG = load_catalog(PROJECT_ROOT / "resources" / "models.yaml")
+CATALOG = load_catalog(RESOURCES_DIR / "models.yaml")
 
 
 def test_concurrent_first_use_assembles_once(tmp_path):

@@ -14,7 +14,6 @@ from leadflow.defs.partitions import daily_partitions, partition_dates, pipeline
 from leadflow.defs.resources import PipelineSettings
 from leadflow.ingest import Rejection, load_sources, read_source
 from leadflow.ingest.sources import import_date_of
-from leadflow.paths import PROJECT_ROOT
 from leadflow.storage.warehouse import replace_partitions
 
 PROGRESS_EVERY = 5000
@@ -39,13 +38,14 @@ def raw_signals(
     rejected: list[dict] = []
     seen_ids: set[str] = set()
     records_read = 0
-    for spec in [*load_sources(pipeline.path(pipeline.sources_path)), *import_specs(pipeline.imports_folder())]:
+    sources_file = pipeline.path(pipeline.sources_path)
+    for spec in [*load_sources(sources_file), *import_specs(pipeline.imports_folder())]:
         if not spec.enabled:
             continue
-        import_date = import_date_of(spec, PROJECT_ROOT)
+        import_date = import_date_of(spec, sources_file.parent)
         # Undatable rejects belong to the import-date partition, so each is recorded exactly once.
         keep_rejects = import_date in wanted
-        for record in read_source(spec, import_date, PROJECT_ROOT):
+        for record in read_source(spec, import_date, sources_file.parent):
             records_read += 1
             if records_read % PROGRESS_EVERY == 0:
                 context.log.info(f"read {records_read} records; {len(signals)} in range, {len(rejected)} quarantined")
