@@ -1,5 +1,6 @@
-"""A real Redis for tests: the shared local one (db 15) or a private ``redis-server``.
+"""A real Redis for tests: a private, non-persistent ``redis-server`` the tests start.
 
+Never the machine's own Redis: tests FLUSHDB, and a local server may hold a user's data.
 Tests that need Redis fail loudly when none can be had instead of skipping, so a green run
 always means the Redis paths were exercised.
 """
@@ -17,12 +18,8 @@ from collections.abc import Callable
 
 import redis
 
-LOCAL_URL = "redis://127.0.0.1:6379/15"
 TEST_DB = 15
-INSTALL_HINT = (
-    "Redis tests need a Redis server: run one on 127.0.0.1:6379 or install the binary "
-    "(apt-get install redis-server) so the tests can start a private one."
-)
+INSTALL_HINT = "Redis tests start a private redis-server: install the binary (apt-get install redis-server)."
 
 
 def _answers(url: str, timeout_s: float = 0.5) -> bool:
@@ -81,13 +78,11 @@ def start_redis_server(timeout_s: float = 10.0) -> tuple[str, Callable[[], None]
 
 @functools.cache
 def redis_url() -> str:
-    """URL of a Redis the tests may FLUSHDB: db 15 of the local server, else a private one.
+    """URL of the tests' private Redis (db 15), which they may FLUSHDB.
 
-    A private server is started at most once per test process and stopped at exit.
-    Raises RuntimeError (never skips) when neither is available.
+    Started at most once per test process and stopped at exit. Raises RuntimeError (never
+    skips) when no redis-server binary is installed.
     """
-    if _answers(LOCAL_URL):
-        return LOCAL_URL
     url, stop = start_redis_server()
     atexit.register(stop)
     return url
