@@ -61,7 +61,7 @@ def measure(
     model = client.model_chain(role)[0]
     keys = []
     for c in calls:
-        request = client._request(role, template, template.render(c["variables"]), model)
+        request = client.build_request(role, template, template.render(c["variables"]), model)
         keys.append(client.request_key(role, template, request))
     kind = "classification"
     cache = client.cache
@@ -97,9 +97,9 @@ def measure(
     rendered = [template.render(v) for v in variables]
     parts["model_chain_us"] = _stats(_time_each(lambda v: client.model_chain(role), variables, full_reps))["mean_us"]
     parts["build_request_us"] = _stats(
-        _time_each(lambda m: client._request(role, template, m, model), rendered, full_reps)
+        _time_each(lambda m: client.build_request(role, template, m, model), rendered, full_reps)
     )["mean_us"]
-    requests = [client._request(role, template, m, model) for m in rendered]
+    requests = [client.build_request(role, template, m, model) for m in rendered]
     parts["request_key_us"] = _stats(_time_each(lambda r: client.request_key(role, template, r), requests, full_reps))[
         "mean_us"
     ]

@@ -1,5 +1,7 @@
-"""The LLM client: one place for caching, coalescing, concurrency, retries, validation, repair,
-fallback chains, context sizing and metrics, over any backend.
+"""The LLM client: the one entry point the pipeline, the CLI and the benchmark call. It puts
+the parts together per request: cache lookup, single-flight coalescing, routing and context
+sizing (`routing`), retries, failover and racing (`resilience`), validation and repair
+(`validation`), the fallback chain and metrics, over any backend.
 
 Dagster-free: the `LLMResource` builds one of these; tests and the benchmark call it directly.
 """
@@ -7,32 +9,32 @@ Dagster-free: the `LLMResource` builds one of these; tests and the benchmark cal
 import hashlib
 import json
 import logging
-import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, cast
 
-import jsonschema
 import numpy as np
 
 from leadflow.llm.backends.base import Backend
-from leadflow.llm.cache import TieredCache
+from leadflow.llm.cache import CacheHit, TieredCache
 from leadflow.llm.cache_key import cache_key, canonical_json
 from leadflow.llm.catalog import Catalog
-from leadflow.llm.context_window import DEFAULT_BUCKETS, choose_num_ctx, estimate_tokens
+from leadflow.llm.coalescing import SingleFlight
+from leadflow.llm.context_window import DEFAULT_BUCKETS
 from leadflow.llm.metrics import CallRecord, MetricsHub
 from leadflow.llm.pool import EndpointPool
 from leadflow.llm.prompts import PromptLibrary, PromptTemplate
+from leadflow.llm.resilience import RetryPolicy, race, with_retries
+from leadflow.llm.routing import Router
 from leadflow.llm.types import (
-    Cancellation,
-    Cancelled,
     ChatRequest,
     ChatResponse,
     CircuitOpen,
+    EmbedResponse,
     HealthReport,
     InvalidOutput,
     LLMError,
@@ -41,17 +43,17 @@ from leadflow.llm.types import (
     RetryableError,
     Timeouts,
 )
+from leadflow.llm.validation import Accept, Validator, generate_valid, validate_json
 
 log = logging.getLogger("leadflow.llm")
 
 CACHE_KIND_BY_ROLE = {"prefilter": "classification", "dossier": "dossier", "embed": "embedding"}
-REPAIR_INSTRUCTION = (
-    "Your previous answer was not valid: {error}. Answer again with only a JSON object that matches the schema exactly."
-)
 
 
 @dataclass(frozen=True)
 class ClientSettings:
+    """Call policy. These defaults are the only ones: `LLMResource` reads them for its fields."""
+
     use_quantized: bool = True
     max_retries: int = 3
     backoff_base_s: float = 0.5
@@ -77,10 +79,9 @@ class Completion:
     record: CallRecord | None = None
 
 
-def _tokens_of(outcome: tuple) -> int:
-    """Tokens a racer produced: its completion, or the chunks it streamed before cancellation."""
-    _, response, error = outcome
-    return response.completion_tokens if response is not None else getattr(error, "tokens", 0)
+def _workers(pool: EndpointPool) -> int:
+    """Threads that keep every endpoint of a pool saturated."""
+    return max(1, pool.max_concurrency * len(pool.backends))
 
 
 class LLMClient:
@@ -91,205 +92,41 @@ class LLMClient:
         pools: dict[str, EndpointPool],
         cache: TieredCache | None = None,
         settings: ClientSettings = ClientSettings(),
-    ):
+    ) -> None:
         self.catalog = catalog
         self.prompts = prompts
         self.pools = pools
         self.cache = cache
         self.settings = settings
         self.metrics = MetricsHub()
-        self._inflight: dict[str, Future] = {}
-        self._inflight_lock = threading.Lock()
-        self._digests: dict[tuple[str, str], str] = {}
+        self.router = Router(
+            catalog,
+            pools,
+            use_quantized=settings.use_quantized,
+            model_overrides=settings.model_overrides,
+            context_buckets=settings.context_buckets,
+        )
+        self.retry = RetryPolicy(settings.max_retries, settings.backoff_base_s, settings.backoff_cap_s)
+        self._flights: SingleFlight[dict[str, Any]] = SingleFlight()
         self._ready: dict[str, float] | None = None
+        self._ready_lock = threading.Lock()
 
-    # ---- model selection -------------------------------------------------------------------
+    # ---- routing (`Router`) -------------------------------------------------------------------
 
     def pool(self, role: str) -> EndpointPool:
-        try:
-            return self.pools[role]
-        except KeyError as exc:
-            raise LLMError(f"no endpoints configured for role {role!r}") from exc
+        return self.router.pool(role)
 
     def model_chain(self, role: str) -> list[str]:
-        """The role's model, then its fallbacks, for the role's backend kind."""
-        kind = self.pool(role).kind
-        chain = self.catalog.chain(role, kind, self.settings.use_quantized)
-        override = dict(self.settings.model_overrides).get(role)
-        if override:
-            chain = [override, *[m for m in chain[1:] if m != override]]
-        return chain
+        return self.router.model_chain(role)
 
     def model_digest(self, role: str, model: str) -> str:
-        """The model's digest from the first endpoint of the pool that answers: one host being
-        down must not stop the others from serving (the key is needed before any routing)."""
-        backends = self.pool(role).backends
-        for backend in backends:
-            if (backend.endpoint, model) in self._digests:
-                return self._digests[(backend.endpoint, model)]
-        error: RetryableError | None = None
-        for backend in backends:
-            try:
-                digest = backend.model_digest(model)
-            except RetryableError as exc:
-                error = exc
-                continue
-            self._digests[(backend.endpoint, model)] = digest
-            return digest
-        raise error
+        return self.router.model_digest(role, model)
 
-    # ---- coalescing and caching -------------------------------------------------------------
+    # ---- requests, keys and the cache ---------------------------------------------------------
 
-    def _coalesced(self, key: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
-        """Run `compute` once per key at a time; concurrent identical requests share the result."""
-        with self._inflight_lock:
-            future = self._inflight.get(key)
-            leader = future is None
-            if leader:
-                future = Future()
-                self._inflight[key] = future
-        if not leader:
-            return future.result(), True
-        try:
-            result = compute()
-            future.set_result(result)
-            return result, False
-        except BaseException as exc:
-            future.set_exception(exc)
-            raise
-        finally:
-            with self._inflight_lock:
-                self._inflight.pop(key, None)
-
-    def _cache_get(self, key: str, kind: str):
-        return self.cache.get(key, kind) if self.cache is not None else None
-
-    def _cache_set(self, key: str, kind: str, value: bytes) -> None:
-        if self.cache is not None:
-            self.cache.set(key, kind, value)
-
-    # ---- the engine call with retries -------------------------------------------------------
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.settings.backoff_cap_s)
-        ceiling = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2**attempt)
-        return random.uniform(ceiling / 2, ceiling)  # jitter so retrying workers do not stampede
-
-    def _with_retries(self, role: str, model: str, record: CallRecord, operation: Callable[[Backend], Any]) -> Any:
-        """Run `operation` on a pool slot; retryable failures back off (with jitter) and move to
-        another endpoint when there is one; 400-class errors propagate at once."""
-        pool = self.pool(role)
-        failed: set[str] = set()
-        attempt = 0
-        while True:
-            with pool.slot(model, exclude=frozenset(failed)) as (backend, waited):
-                record.queue_wait_s += waited
-                record.engine_calls += 1
-                record.endpoint = backend.endpoint
-                try:
-                    result = operation(backend)
-                except RetryableError as exc:
-                    pool.report(backend, model, ok=False)
-                    failed.add(backend.endpoint)
-                    if attempt == self.settings.max_retries:
-                        raise
-                    delay = self._backoff(attempt, exc.retry_after_s)
-                    log.warning("retrying %s on %s in %.2fs: %s", model, backend.endpoint, delay, exc)
-                else:
-                    pool.report(backend, model, ok=True)
-                    return result
-            attempt += 1
-            record.retries += 1
-            time.sleep(delay)
-
-    def _call(
-        self, role: str, request: ChatRequest, record: CallRecord, accept: Callable[[ChatResponse], bool] | None = None
-    ) -> ChatResponse:
-        if self.settings.race and len(self.pool(role).backends) > 1:
-            return self._race(role, request, record, accept or (lambda response: not response.truncated))
-        return self._with_retries(
-            role, request.model, record, lambda backend: backend.chat(request, self.settings.timeouts)
-        )
-
-    def _race(
-        self, role: str, request: ChatRequest, record: CallRecord, accept: Callable[[ChatResponse], bool]
-    ) -> ChatResponse:
-        """Send the request to two independent endpoints; the first acceptable answer wins and
-        the other stream is cancelled, its tokens counted as waste (also when it ends after
-        the winner has been returned). Only for separate hosts: two racers on one CPU/GPU
-        would just halve each other's speed."""
-        pool = self.pool(role)
-        streamed = replace(request, stream=True)
-        outcomes: queue.Queue = queue.Queue()
-        race_over = threading.Event()
-        lock = threading.Lock()
-        taken: set[str] = set()
-        cancels = [Cancellation(), Cancellation()]
-
-        def waste(tokens: int) -> None:
-            with lock:
-                record.wasted_tokens += tokens
-
-        def racer(cancel: Cancellation) -> None:
-            try:
-                with lock:  # pick the two endpoints in turn so they differ
-                    slot = pool.slot(request.model, exclude=frozenset(taken))
-                    backend, _ = slot.__enter__()
-                    taken.add(backend.endpoint)
-            except LLMError as exc:  # no slot could be had (every circuit open)
-                outcomes.put((None, None, exc))
-                return
-            try:
-                response = backend.chat(streamed, self.settings.timeouts, cancel)
-                pool.report(backend, request.model, ok=True)
-                outcome = (backend, response, None)
-            except Cancelled as exc:
-                outcome = (backend, None, exc)
-            except LLMError as exc:
-                if isinstance(exc, RetryableError):
-                    pool.report(backend, request.model, ok=False)
-                outcome = (backend, None, exc)
-            finally:
-                slot.__exit__(None, None, None)
-            with lock:
-                if not race_over.is_set():
-                    outcomes.put(outcome)
-                    return
-            waste(_tokens_of(outcome))  # the loser, finishing after the winner was returned
-
-        for cancel in cancels:
-            threading.Thread(target=racer, args=(cancel,), daemon=True, name="llm-race").start()
-        record.raced = True
-        fallback: ChatResponse | None = None
-        errors: list[LLMError] = []
-        for _ in cancels:
-            backend, response, error = outcomes.get()
-            if error is not None:
-                if isinstance(error, Cancelled):
-                    waste(error.tokens)
-                else:
-                    errors.append(error)
-            elif accept(response):
-                with lock:
-                    race_over.set()
-                    while not outcomes.empty():  # a loser that finished at the same moment
-                        record.wasted_tokens += _tokens_of(outcomes.get_nowait())
-                for cancel in cancels:
-                    cancel.cancel()  # the winner's stream has ended: this stops only the loser
-                record.endpoint = backend.endpoint
-                record.engine_calls += len(taken)  # every racer that got a slot reached an engine
-                return response
-            else:
-                fallback = response
-        record.engine_calls += len(taken)
-        if fallback is not None:
-            return fallback
-        raise errors[0]
-
-    # ---- structured completion ---------------------------------------------------------------
-
-    def _request(self, role: str, template: PromptTemplate, messages, model: str) -> ChatRequest:
+    def build_request(
+        self, role: str, template: PromptTemplate, messages: Iterable[dict[str, str]], model: str
+    ) -> ChatRequest:
         """The request without its context size: that is chosen only on a cache miss."""
         defaults = template.defaults
         return ChatRequest(
@@ -301,29 +138,6 @@ class LLMClient:
             schema=template.output_schema,
             stream=role in self.settings.stream_roles,
         )
-
-    def _sized(self, role: str, request: ChatRequest) -> ChatRequest:
-        """Round the context up to a bucket, reusing the size the model is loaded with if it fits."""
-        pool = self.pool(role)
-        limit = self.catalog.artifact(request.model).context_length if pool.kind == "embedded" else None
-        prompt_tokens = estimate_tokens(request.messages)
-        num_ctx = choose_num_ctx(
-            prompt_tokens,
-            request.max_tokens,
-            self.settings.context_buckets,
-            loaded=pool.backends[0].loaded_context(request.model),
-            model_limit=limit,
-        )
-        if prompt_tokens + request.max_tokens > num_ctx:
-            log.warning(
-                "prompt of ~%d tokens + %d to generate exceeds the largest context (%d) for %s: "
-                "the server may truncate it",
-                prompt_tokens,
-                request.max_tokens,
-                num_ctx,
-                request.model,
-            )
-        return replace(request, num_ctx=num_ctx)
 
     @staticmethod
     def _schema_hash(template: PromptTemplate, request: ChatRequest) -> str:
@@ -351,105 +165,71 @@ class LLMClient:
             }
         )
 
-    @staticmethod
-    def _validate(template: PromptTemplate, response: ChatResponse) -> dict:
-        if response.truncated:
-            raise InvalidOutput(f"output truncated at {response.completion_tokens} tokens", response.text)
-        try:
-            value = json.loads(response.text)
-        except json.JSONDecodeError as exc:
-            raise InvalidOutput(f"not JSON ({exc.msg} at char {exc.pos})", response.text) from exc
-        if template.output_schema is not None:
-            try:
-                jsonschema.validate(value, template.output_schema)
-            except jsonschema.ValidationError as exc:
-                path = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-                raise InvalidOutput(f"schema violation at {path}: {exc.message}", response.text) from exc
-        return value
+    def _cache_get(self, key: str, kind: str) -> CacheHit | None:
+        return self.cache.get(key, kind) if self.cache is not None else None
 
-    def _generate_valid(self, role, template, request, record, validator) -> dict:
-        """One call, then one repair re-ask carrying the validation error."""
+    def _cache_set(self, key: str, kind: str, value: bytes) -> None:
+        if self.cache is not None:
+            self.cache.set(key, kind, value)
 
-        def acceptable(response: ChatResponse) -> bool:
-            try:
-                validator(template, response)
-            except InvalidOutput:
-                return False
-            return True
+    # ---- structured completion ---------------------------------------------------------------
 
-        response = self._call(role, request, record, acceptable)
-        self._account(record, response)
-        try:
-            return validator(template, response)
-        except InvalidOutput as first:
-            record.invalid += 1
-            record.truncated += int(response.truncated)
-            repair = replace(
-                request,
-                messages=(
-                    *request.messages,
-                    {"role": "assistant", "content": first.text[:2000]},
-                    {"role": "user", "content": REPAIR_INSTRUCTION.format(error=str(first))},
-                ),
-            )
-            response = self._call(role, repair, record, acceptable)
-            self._account(record, response)
-            try:
-                value = validator(template, response)
-            except InvalidOutput:
-                record.invalid += 1
-                record.truncated += int(response.truncated)
-                raise
-            record.repaired = True
+    def _send(self, role: str, record: CallRecord, request: ChatRequest, accept: Accept) -> ChatResponse:
+        """One answer from the role's pool: raced across two hosts, or with retries and failover."""
+        pool = self.pool(role)
+        if self.settings.race and len(pool.backends) > 1:
+            return race(pool, request, record, accept, self.settings.timeouts)
+        return with_retries(
+            pool, request.model, record, lambda backend: backend.chat(request, self.settings.timeouts), self.retry
+        )
+
+    def _complete_with(
+        self,
+        role: str,
+        template: PromptTemplate,
+        messages: tuple[dict[str, str], ...],
+        model: str,
+        record: CallRecord,
+        validate: Validator,
+    ) -> Completion:
+        """One model of the chain: from the cache, shared with an identical request in flight,
+        or generated, validated (and repaired) and then cached."""
+        request = self.build_request(role, template, messages, model)
+        key = self.request_key(role, template, request)
+        kind = CACHE_KIND_BY_ROLE.get(role, role)
+        hit = self._cache_get(key, kind)
+        if hit is not None:
+            record.cache_tier = hit.tier
+            return Completion(json.loads(hit.value), model, template.label, hit.tier, record)
+
+        def compute() -> dict[str, Any]:
+            send = partial(self._send, role, record)
+            value = generate_valid(send, template, self.router.sized(role, request), record, validate)
+            self._cache_set(key, kind, json.dumps(value).encode())
             return value
 
-    @staticmethod
-    def _account(record: CallRecord, response: ChatResponse) -> None:
-        record.prompt_tokens += response.prompt_tokens
-        record.cached_prompt_tokens += response.cached_prompt_tokens
-        record.completion_tokens += response.completion_tokens
-        record.load_s += response.load_s
+        value, record.coalesced = self._flights.do(key, compute)
+        return Completion(value, model, template.label, None, record)
 
     def complete_json(
         self,
         role: str,
         template_id: str,
         variables: dict[str, Any],
-        validator: Callable[[PromptTemplate, ChatResponse], dict] | None = None,
+        validator: Validator | None = None,
     ) -> Completion:
         """A schema-valid JSON object for `variables`, from cache or the first model in the
         fallback chain that produces one. `validator` adds checks beyond the schema."""
         template = self.prompts.get(template_id)
-        validate = validator or self._validate
+        validate = validator or validate_json
         messages = template.render(variables)
         chain = self.model_chain(role)
-        kind = CACHE_KIND_BY_ROLE.get(role, role)
         last_error: Exception | None = None
         for index, model in enumerate(chain):
             record = CallRecord(role=role, template=template.label, model=model, fallback=index > 0)
             started = time.perf_counter()
             try:
-                request = self._request(role, template, messages, model)
-                key = self.request_key(role, template, request)
-                hit = self._cache_get(key, kind)
-                if hit is not None:
-                    record.cache_tier = hit.tier
-                    record.latency_s = time.perf_counter() - started
-                    self.metrics.record(record)
-                    return Completion(json.loads(hit.value), model, template.label, hit.tier, record)
-
-                def compute() -> dict:
-                    value = self._generate_valid(role, template, self._sized(role, request), record, validate)
-                    self._cache_set(key, kind, json.dumps(value).encode())
-                    return value
-
-                value, record.coalesced = self._coalesced(key, compute)
-                if record.coalesced:
-                    record.engine_calls = record.invalid = record.retries = 0
-                    record.prompt_tokens = record.completion_tokens = record.cached_prompt_tokens = 0
-                record.latency_s = time.perf_counter() - started
-                self.metrics.record(record)
-                return Completion(value, model, template.label, None, record)
+                completion = self._complete_with(role, template, messages, model, record, validate)
             except (InvalidOutput, CircuitOpen, RetryableError, ModelMissing) as exc:
                 record.ok = False
                 record.error = f"{type(exc).__name__}: {exc}"
@@ -463,19 +243,27 @@ class LLMClient:
                     "falling back" if index + 1 < len(chain) else "no fallback left",
                 )
                 last_error = exc
+                continue
+            record.latency_s = time.perf_counter() - started
+            self.metrics.record(record)
+            return completion
         raise LLMError(f"{template.label}: every model in {chain} failed; last error: {last_error}")
 
-    def map_concurrent(self, fn: Callable[[Any], Any], items: Iterable[Any], role: str, on_done=None) -> list:
+    def map_concurrent(
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        role: str,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[Any]:
         """Apply `fn` to items with enough threads to keep the role's endpoints saturated.
 
         Results keep input order; an item whose call fails yields its exception object.
         """
         items = list(items)
-        pool = self.pool(role)
-        workers = max(1, pool.max_concurrency * len(pool.backends))
         results: list[Any] = [None] * len(items)
 
-        def run(index_item):
+        def run(index_item: tuple[int, Any]) -> None:
             index, item = index_item
             try:
                 results[index] = fn(item)
@@ -484,7 +272,7 @@ class LLMClient:
             if on_done is not None:
                 on_done(index)
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"llm-{role}") as executor:
+        with ThreadPoolExecutor(max_workers=_workers(self.pool(role)), thread_name_prefix=f"llm-{role}") as executor:
             list(executor.map(run, enumerate(items)))
         return results
 
@@ -512,13 +300,13 @@ class LLMClient:
     def ensure_ready(self, keep_alive: str = "30m") -> dict[str, float]:
         """Health check, warm-up and one-token probes, once per client; raises LLMHealthError
         with every problem in plain words. Returns the model load times in seconds."""
-        with self._inflight_lock:
+        with self._ready_lock:
             if self._ready is not None:
                 return self._ready
         problems = [problem for report in self.health() for problem in report.problems]
         if problems:
             raise LLMHealthError("LLM backends are not ready:\n  - " + "\n  - ".join(problems))
-        loads = {}
+        loads: dict[str, float] = {}
         for role, pool in self.pools.items():
             model = self.model_chain(role)[0]
             for backend in pool.backends:
@@ -528,7 +316,7 @@ class LLMClient:
                     self.probe(role)
                 except LLMError as exc:
                     raise LLMHealthError(f"one-token probe of {model} ({role}) failed: {exc}") from exc
-        with self._inflight_lock:
+        with self._ready_lock:
             self._ready = loads
         return loads
 
@@ -562,22 +350,22 @@ class LLMClient:
             else:
                 misses.setdefault(key, []).append(index)  # identical texts are embedded once
         unique = list(misses.items())
-        batches = [
-            unique[i : i + self.settings.embed_batch_size]
-            for i in range(0, len(unique), self.settings.embed_batch_size)
-        ]
+        size = self.settings.embed_batch_size
+        batches = [unique[i : i + size] for i in range(0, len(unique), size)]
 
-        def run(batch):
+        def run(batch: list[tuple[str, list[int]]]) -> None:
             record = CallRecord(role=role, template="embed", model=model)
             started = time.perf_counter()
             inputs = [texts[indices[0]] for _, indices in batch]
-            response = self._with_retries(
-                role, model, record, lambda backend: backend.embed(model, inputs, self.settings.timeouts)
-            )
+
+            def embed(backend: Backend) -> EmbedResponse:
+                return backend.embed(model, inputs, self.settings.timeouts)
+
+            response = with_retries(pool, model, record, embed, self.retry)
             record.prompt_tokens = response.prompt_tokens
             record.latency_s = time.perf_counter() - started
             self.metrics.record(record)
-            for (key, indices), vector in zip(batch, response.vectors):
+            for (key, indices), vector in zip(batch, response.vectors, strict=True):
                 arr = np.asarray(vector, dtype=np.float32)
                 norm = float(np.linalg.norm(arr))
                 arr = arr / norm if norm > 0 else arr
@@ -586,7 +374,6 @@ class LLMClient:
                     out[idx] = arr
 
         if batches:
-            workers = max(1, pool.max_concurrency * len(pool.backends))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm-embed") as executor:
+            with ThreadPoolExecutor(max_workers=_workers(pool), thread_name_prefix="llm-embed") as executor:
                 list(executor.map(run, batches))
-        return np.vstack(out) if out else np.zeros((0, 0), dtype=np.float32)
+        return np.vstack(cast(list[np.ndarray], out)) if out else np.zeros((0, 0), dtype=np.float32)

@@ -6,7 +6,6 @@ through the circuit breaker, repair and fallback, context bucketing and the metr
 from __future__ import annotations
 
 import json
-from leadflow.paths import PROMPTS_DIR
 import os
 import shutil
 import threading
@@ -19,15 +18,18 @@ import numpy as np
 import pytest
 import yaml
 
+from leadflow.llm.backends.base import Backend
 from leadflow.llm.backends.ollama import OllamaBackend
 from leadflow.llm.cache import MemoryLRUTier, SqliteTier, TieredCache
 from leadflow.llm.catalog import load_catalog
-from leadflow.llm.client import REPAIR_INSTRUCTION, ClientSettings, LLMClient
+from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.context_window import DEFAULT_BUCKETS, choose_num_ctx, estimate_tokens
 from leadflow.llm.pool import EndpointPool
 from leadflow.llm.prompts import PromptLibrary
 from leadflow.llm.types import ChatRequest, LLMError, LLMHealthError, RequestRejected, Timeouts
-from tests.llm.conftest import EMBEDDER, OLLAMA_EMBED, OLLAMA_SMALL, REPO, SCORE_SCHEMA, SMALL
+from leadflow.llm.validation import REPAIR_INSTRUCTION
+from leadflow.paths import PROMPTS_DIR
+from tests.llm.conftest import EMBEDDER, OLLAMA_EMBED, OLLAMA_SMALL, SCORE_SCHEMA, SMALL
 
 BACKUP = "qwen2.5-coder:0.5b-instruct"  # a second name the server serves: the fallback tier
 SERVER_MODELS = {OLLAMA_SMALL: SMALL, BACKUP: SMALL, OLLAMA_EMBED: EMBEDDER}
@@ -110,8 +112,8 @@ class Harness:
         model_overrides: tuple[tuple[str, str], ...] = (),
         race: bool = False,
     ) -> LLMClient:
-        chat = [OllamaBackend(s.url, keep_alive="5m") for s in servers]
-        embed = [OllamaBackend(servers[-1].url)]
+        chat: list[Backend] = [OllamaBackend(s.url, keep_alive="5m") for s in servers]
+        embed: list[Backend] = [OllamaBackend(servers[-1].url)]
         self._closers.extend(b.close for b in (*chat, *embed))
         settings = ClientSettings(
             max_retries=3,
@@ -153,7 +155,7 @@ def score(client: LLMClient, item: str):
 
 def key_for(client: LLMClient, template_id: str, variables: dict, model: str = OLLAMA_SMALL) -> str:
     template = client.prompts.get(template_id)
-    request = client._request(ROLE, template, template.render(variables), model)
+    request = client.build_request(ROLE, template, template.render(variables), model)
     return client.request_key(ROLE, template, request)
 
 
@@ -247,7 +249,7 @@ def test_template_edit_changes_the_key_and_invalidates_only_its_answers(harness,
 def test_key_covers_every_option_and_the_schema(harness, server):
     client = harness.client([server])
     template = client.prompts.get("tiny_score")
-    base = client._request(ROLE, template, template.render({"item": "a formatter"}), OLLAMA_SMALL)
+    base = client.build_request(ROLE, template, template.render({"item": "a formatter"}), OLLAMA_SMALL)
 
     def key(**changes) -> str:
         return client.request_key(ROLE, template, ChatRequest(**{**base.__dict__, **changes}))
@@ -465,7 +467,7 @@ def test_missing_model_falls_back(harness, server):
 def test_every_model_failing_raises_with_the_chain(harness, server):
     client = harness.client([server], circuit_failures=100)
     server.inject("invalid_output", times=4)
-    with pytest.raises(LLMError, match="every model in .* failed"):
+    with pytest.raises(LLMError, match=r"every model in .* failed"):
         score(client, "a wiki")
     assert server.requests["/api/chat"] == 4
 
@@ -516,7 +518,9 @@ def test_ollama_requests_carry_the_bucket_and_reuse_the_loaded_size(harness, ser
 
     server.set_loaded(OLLAMA_SMALL, 64)  # too small for this prompt + max_tokens
     template = client.prompts.get("tiny_score")
-    request = client._sized(ROLE, client._request(ROLE, template, template.render({"item": "x"}), OLLAMA_SMALL))
+    request = client.router.sized(
+        ROLE, client.build_request(ROLE, template, template.render({"item": "x"}), OLLAMA_SMALL)
+    )
     assert request.num_ctx == 2048
 
 
