@@ -7,7 +7,6 @@ user's `.leadflow/` data is never touched. The Dagster instance is a throwaway l
 """
 
 import datetime
-import os
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from bench.instrument import (
     step_timings,
     union_seconds,
 )
+from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.llm.metrics import summarize
 
@@ -37,14 +37,10 @@ class Leadflow:
         base = defs()
         self.workdir = workdir
         self.sources_path = sources_path
-        # Leadflow's defaults (resources.py / README), as `_llm_from_env` builds them without env vars.
-        self.llm = LLMResource(
-            model_dir=str(model_dir),
-            cache_path=str(workdir / "llm_cache.sqlite"),
-            threads=min(os.cpu_count() or 2, 8),
-        )
+        # Leadflow's settings as the CLI reads them (defaults + environment), in the benchmark's workdir.
+        self.llm = LLMResource.from_env(model_dir=str(model_dir), cache_path=str(workdir / "llm_cache.sqlite"))
         self.duckdb = TimedDuckDBResource(database=str(workdir / "leadflow.duckdb"))
-        self.pipeline = PipelineSettings(sources_path=str(sources_path))
+        self.pipeline = PipelineSettings.from_env(sources_path=str(sources_path))
         self.defs = dg.Definitions(
             assets=base.assets,
             asset_checks=base.asset_checks,
@@ -82,10 +78,7 @@ class Leadflow:
         if first == last:
             kwargs["partition_key"] = first.isoformat()
         else:
-            tags = {
-                "dagster/asset_partition_range_start": first.isoformat(),
-                "dagster/asset_partition_range_end": last.isoformat(),
-            }
+            tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
         watch = CpuWatch()
         with self.client.metrics.track() as recorder:
             started = time.perf_counter()

@@ -58,7 +58,7 @@ def run_naive(
         cache_path="",
         redis_url="",
         max_concurrency=1,
-        model_overrides=(("prefilter", big_model),),
+        client=dataclasses.replace(leadflow_settings.client, model_overrides=(("prefilter", big_model),)),
     )
     client = build_client(settings)
     assert client.model_chain("prefilter")[0] == big_model

@@ -1,68 +1,178 @@
-"""The one typed place for configuration: Dagster resources read from environment variables.
+"""The one typed place for configuration: Dagster resources whose fields are the settings.
 
-Every setting has a default that runs the zero-setup demo (embedded engine, local files);
-the README's configuration table lists them all.
+Each field is declared once, with `setting()`: its default, a one-line doc and, for what an
+operator sets, the environment variable `from_env()` reads it from; the README's configuration
+table is rendered from these fields (`leadflow.config_docs`). A default is written once: where a
+Dagster-free dataclass has one (`ClientSettings`, `Timeouts`, `Thresholds`: tests and backends
+build those on their own), the field reads it from there; `LLMSettings`, which only this module
+builds, has none. An empty path means the bundled file or one in the data dir.
 """
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Self
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
+from pydantic.fields import FieldInfo
 
+from leadflow.defs.constants import PROFILE_TAG, SAFE_PROFILE
 from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.factory import LLMSettings, shared_client
+from leadflow.llm.prompts import PromptLibrary
 from leadflow.llm.types import LLMHealthError, Timeouts
 from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR, data_dir, resolve
 from leadflow.scoring.cascade import Thresholds
+
+_CLIENT = ClientSettings()
+_THRESHOLDS = Thresholds()
+
+_PARSERS: dict[Any, Callable[[str], Any]] = {
+    bool: lambda raw: raw.strip().lower() in ("1", "true", "yes"),
+    int: int,
+    float: float,
+    str: str,
+}
+
+
+def setting(default: Any, description: str, env: str = "", secret: bool = False) -> Any:
+    """A resource field. `env`: the variable `from_env` reads; `secret`: passed as `dg.EnvVar`."""
+    return Field(default=default, description=description, json_schema_extra={"env": env, "secret": secret})
+
+
+def _extra(info: FieldInfo) -> dict[str, Any]:
+    extra = info.json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+def is_setting(info: FieldInfo) -> bool:
+    """Declared through `setting()` (not a field inherited from a library resource)."""
+    return "env" in _extra(info)
+
+
+def env_var(info: FieldInfo) -> str:
+    """The environment variable a field is read from ("" = set in code or run config only)."""
+    return str(_extra(info).get("env", ""))
+
+
+def _path(value: str, default: Path) -> Path:
+    return resolve(value) if value else default
 
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-class LLMResource(dg.ConfigurableResource):
+class EnvResource(dg.ConfigurableResource):
+    """A resource that can be built from the environment variables its fields name."""
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Self:
+        """Fields from their (non-empty) environment variables, else defaults; `overrides` win."""
+        values: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            var = env_var(info)
+            raw = os.environ.get(var) if var else None
+            if raw:
+                values[name] = dg.EnvVar(var) if _extra(info)["secret"] else _PARSERS[info.annotation](raw)
+        return cls(**{**values, **overrides})
+
+
+class DuckDBWarehouse(DuckDBResource, EnvResource):
+    """The DuckDB warehouse. Build it with `from_env()`, which fills in the default file."""
+
+    database: str = setting(
+        "", "The warehouse file; empty = `$LEADFLOW_HOME/leadflow.duckdb`.", env="LEADFLOW_DUCKDB_PATH"
+    )
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Self:
+        found = super().from_env(**overrides)
+        if found.database:
+            return found
+        return super().from_env(**(overrides | {"database": str(data_dir() / "leadflow.duckdb")}))
+
+
+class LLMResource(EnvResource):
     """LLM backends, models, caches and call policy. Builds one shared `LLMClient` per process."""
 
-    backend: str = Field(default="embedded", description="embedded | ollama | openai")
-    base_urls: str = Field(default="", description="Comma-separated server URLs; several form a pool.")
-    embed_backend: str = Field(default="", description="Backend for embeddings; empty = same as backend.")
-    embed_base_urls: str = Field(default="", description="Server URLs for embeddings; empty = base_urls.")
-    api_key: str = Field(default="", description="Bearer token for OpenAI-compatible servers.")
-    prefilter_model: str = Field(default="", description="Override the catalog's prefilter model name.")
-    dossier_model: str = Field(default="", description="Override the catalog's dossier model name.")
-    embed_model: str = Field(default="", description="Override the catalog's embedding model name.")
-    use_quantized: bool = Field(default=True, description="Pick each tier's quantized variant.")
-    max_concurrency: int = Field(default=2, description="In-flight requests per (endpoint, model).")
-    threads: int = Field(default=2, description="CPU threads for the embedded engine.")
-    model_dir: str = Field(default="", description="Assembled model files; default <data dir>/models.")
-    cache_memory_mb: int = Field(default=64, description="In-memory LRU tier bound, in MiB (0 = off).")
-    cache_path: str = Field(
-        default="", description="Persistent SQLite tier; default <data dir>/llm_cache.sqlite; 'off' disables."
+    backend: str = setting(
+        "",
+        "`embedded`, `ollama` or `openai`; empty = `ollama` when `OLLAMA_BASE_URL` is set, else `embedded`.",
+        env="LEADFLOW_LLM_BACKEND",
     )
-    redis_url: str = Field(default="", description="Redis tier, e.g. redis://127.0.0.1:6379/0 (empty = off).")
-    ttl_classification_days: float = 30.0
-    ttl_dossier_days: float = 14.0
-    ttl_embedding_days: float = 90.0
-    max_retries: int = 3
-    circuit_failures: int = 3
-    circuit_cooldown_s: float = 30.0
-    connect_timeout_s: float = 5.0
-    first_token_timeout_s: float = 120.0
-    total_timeout_s: float = 600.0
-    keep_alive: str = "30m"
-    stream_dossiers: bool = True
-    race: bool = Field(default=False, description="Race two endpoints of a pool per request (separate hosts only).")
-    prompts_dir: str = Field(default=str(PROMPTS_DIR), description="Prompt templates (relative to the project root).")
+    ollama_base_url: str = setting(
+        "", "Ollama server; implies the `ollama` backend and is the default base URL.", env="OLLAMA_BASE_URL"
+    )
+    base_urls: str = setting(
+        "", "Comma-separated server URLs (a pool); empty = `OLLAMA_BASE_URL`.", env="LEADFLOW_LLM_BASE_URLS"
+    )
+    api_key: str = setting(
+        "", "Bearer token for OpenAI-compatible servers (read through `dg.EnvVar`).", "LEADFLOW_LLM_API_KEY", True
+    )
+    embed_backend: str = setting("", "Backend for embeddings; empty = same as chat.", env="LEADFLOW_EMBED_BACKEND")
+    embed_base_urls: str = setting(
+        "", "Server URLs for embeddings; empty = same as chat.", env="LEADFLOW_EMBED_BASE_URLS"
+    )
+    prefilter_model: str = setting(
+        "",
+        "Prefilter model name; empty = from the catalog, `leadflow/resources/models.yaml`.",
+        env="LEADFLOW_PREFILTER_MODEL",
+    )
+    dossier_model: str = setting("", "Dossier model name; empty = from the catalog.", env="LEADFLOW_DOSSIER_MODEL")
+    embed_model: str = setting("", "Embedding model name; empty = from the catalog.", env="LEADFLOW_EMBED_MODEL")
+    use_quantized: bool = setting(
+        _CLIENT.use_quantized, "Pick each tier's quantized variant from the catalog.", env="LEADFLOW_USE_QUANTIZED"
+    )
+    max_concurrency: int = setting(2, "In-flight requests per (endpoint, model).", env="LEADFLOW_MAX_CONCURRENCY")
+    threads: int = setting(0, "Threads of the embedded engine; 0 = CPU count, at most 8.", env="LEADFLOW_THREADS")
+    model_dir: str = setting(
+        "", "Where model files are assembled and verified; empty = `$LEADFLOW_HOME/models`.", env="LEADFLOW_MODEL_DIR"
+    )
+    cache_memory_mb: int = setting(
+        64, "In-memory LRU cache tier, bounded in MiB (0 = off).", env="LEADFLOW_CACHE_MEMORY_MB"
+    )
+    cache_path: str = setting(
+        "",
+        "Persistent SQLite cache tier, shared across runs and processes; empty = "
+        "`$LEADFLOW_HOME/llm_cache.sqlite`, `off` disables.",
+        env="LEADFLOW_CACHE_PATH",
+    )
+    redis_url: str = setting(
+        "",
+        "Redis cache tier for several workers, e.g. `redis://127.0.0.1:6379/0`; empty = off.",
+        env="LEADFLOW_REDIS_URL",
+    )
+    race: bool = setting(
+        _CLIENT.race,
+        "Race two endpoints of a pool per request (separate hosts only); the loser is cancelled.",
+        env="LEADFLOW_LLM_RACE",
+    )
+    prompts_dir: str = setting(
+        "", "Prompt templates, re-read when edited; empty = the bundled `leadflow/prompts`.", env="LEADFLOW_PROMPTS_DIR"
+    )
+    ttl_classification_days: float = setting(30.0, "Cache lifetime of classifications, days (0 = forever).")
+    ttl_dossier_days: float = setting(14.0, "Cache lifetime of dossiers, days (0 = forever).")
+    ttl_embedding_days: float = setting(90.0, "Cache lifetime of embeddings, days (0 = forever).")
+    max_retries: int = setting(_CLIENT.max_retries, "Retries of a failed request.")
+    circuit_failures: int = setting(_CLIENT.circuit_failures, "Consecutive failures that open an endpoint's circuit.")
+    circuit_cooldown_s: float = setting(_CLIENT.circuit_cooldown_s, "Seconds an open circuit waits before a retry.")
+    connect_timeout_s: float = setting(_CLIENT.timeouts.connect_s, "Connect timeout, seconds.")
+    first_token_timeout_s: float = setting(_CLIENT.timeouts.first_token_s, "Timeout to the first token, seconds.")
+    total_timeout_s: float = setting(_CLIENT.timeouts.total_s, "Timeout of a whole request, seconds.")
+    keep_alive: str = setting("30m", "How long Ollama keeps a model loaded.")
+    stream_dossiers: bool = setting("dossier" in _CLIENT.stream_roles, "Stream dossier answers.")
+    warm_up: bool = setting(
+        True, "At run start: health check, model preload and a one-token probe; fail plainly if one is missing."
+    )
     _safe_profile: bool = PrivateAttr(default=False)
-
-    warm_up: bool = Field(default=True, description="Health check, model preload and probe at run start.")
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Runs tagged leadflow/profile=safe (the quality-gate sensor's re-runs) use full precision.
         run = context.dagster_run
-        self._safe_profile = bool(run and run.tags.get("leadflow/profile") == "safe")
+        self._safe_profile = bool(run and run.tags.get(PROFILE_TAG) == SAFE_PROFILE)
         if self.warm_up:
             try:
                 loads = self.client().ensure_ready(self.keep_alive)
@@ -81,23 +191,21 @@ class LLMResource(dg.ConfigurableResource):
             )
             if name
         )
+        # Outside a run (CLI, benchmark) Dagster leaves an EnvVar unresolved.
+        api_key = self.api_key.get_value("") if isinstance(self.api_key, dg.EnvVar) else self.api_key
         return LLMSettings(
-            backend=self.backend,
-            base_urls=_split(self.base_urls),
+            backend=self.backend or ("ollama" if self.ollama_base_url else "embedded"),
+            base_urls=_split(self.base_urls or self.ollama_base_url),
             embed_backend=self.embed_backend,
             embed_base_urls=_split(self.embed_base_urls),
-            api_key=self.api_key,
-            model_overrides=overrides,
-            use_quantized=self.use_quantized and not self._safe_profile,
+            api_key=api_key or "",
             max_concurrency=self.max_concurrency,
-            threads=self.threads,
-            model_dir=str(resolve(self.model_dir) if self.model_dir else data_dir() / "models"),
+            threads=self.threads or min(os.cpu_count() or 2, 8),
+            model_dir=str(_path(self.model_dir, data_dir() / "models")),
             catalog_path=str(RESOURCES_DIR / "models.yaml"),
-            prompts_dir=str(resolve(self.prompts_dir)),
+            prompts_dir=str(self.prompts_path()),
             cache_memory_mb=self.cache_memory_mb,
-            cache_path=""
-            if self.cache_path == "off"
-            else str(resolve(self.cache_path) if self.cache_path else data_dir() / "llm_cache.sqlite"),
+            cache_path="" if self.cache_path == "off" else str(_path(self.cache_path, data_dir() / "llm_cache.sqlite")),
             redis_url=self.redis_url,
             ttl_days=(
                 ("classification", self.ttl_classification_days),
@@ -106,6 +214,8 @@ class LLMResource(dg.ConfigurableResource):
             ),
             keep_alive=self.keep_alive,
             client=ClientSettings(
+                use_quantized=self.use_quantized and not self._safe_profile,
+                model_overrides=overrides,
                 max_retries=self.max_retries,
                 circuit_failures=self.circuit_failures,
                 circuit_cooldown_s=self.circuit_cooldown_s,
@@ -118,30 +228,46 @@ class LLMResource(dg.ConfigurableResource):
     def client(self) -> LLMClient:
         return shared_client(self.settings())
 
+    def prompts_path(self) -> Path:
+        return _path(self.prompts_dir, PROMPTS_DIR)
 
-class PipelineSettings(dg.ConfigurableResource):
-    """Inputs and thresholds of the scoring cascade."""
+    def prompt_library(self) -> PromptLibrary:
+        """The prompt templates alone, for readers of a schema that need no client."""
+        return PromptLibrary(self.prompts_path())
 
-    sources_path: str = Field(
-        default=str(RESOURCES_DIR / "sources.yaml"), description="Signal sources (relative to the project root)."
+
+class PipelineSettings(EnvResource):
+    """Inputs, thresholds and quality gates of the scoring cascade."""
+
+    sources_path: str = setting(
+        "", "Signal sources; empty = the bundled `leadflow/resources/sources.yaml`.", env="LEADFLOW_SOURCES_PATH"
     )
-    icp_path: str = Field(default=str(RESOURCES_DIR / "icp.yaml"), description="Ideal Customer Profiles.")
-    golden_path: str = Field(default=str(RESOURCES_DIR / "golden" / "golden_100.jsonl"), description="Labelled golden set.")
-    red_hot: int = 80
-    warm: int = 60
-    nurture: int = 40
-    parked: int = 20
-    dossier_threshold: int = Field(default=70, description="Minimum final score that gets a dossier.")
-    llm_min_score: int = Field(default=30, description="Cheap score from which the small model is asked.")
-    llm_weight: float = Field(default=0.2, description="Weight of the small model's score in the blend.")
-    max_text_chars: int = Field(default=1200, description="Signal text sent to the models.")
-    max_quarantine_rate: float = Field(default=0.25, description="Gate: quarantined share of records read.")
-    min_valid_output_rate: float = Field(default=0.9, description="Gate: small-model answers that validate.")
-    max_error_rate: float = Field(default=0.2, description="Gate: invalid LLM outputs over all outputs.")
-    error_rate_min_outputs: int = Field(default=10, description="Outputs needed before the error-rate gate judges.")
-    golden_tolerance: float = Field(default=0.1, description="Gate: allowed golden-set F1 drop vs published.")
-    psi_warn: float = Field(default=0.25, description="Bucket drift (PSI) that warns.")
-    psi_rollback: float = Field(default=0.5, description="Bucket drift (PSI) after publish that rolls back.")
+    imports_dir: str = setting(
+        "", "Folder watched by `import_folder_sensor`; empty = `$LEADFLOW_HOME/imports`.", env="LEADFLOW_IMPORTS_DIR"
+    )
+    dossier_threshold: int = setting(
+        _THRESHOLDS.dossier, "Minimum final score that gets a dossier.", env="LEADFLOW_DOSSIER_THRESHOLD"
+    )
+    llm_min_score: int = setting(
+        _THRESHOLDS.llm_min_score, "Cheap score from which the small model is asked.", env="LEADFLOW_LLM_MIN_SCORE"
+    )
+    icp_path: str = setting("", "Ideal Customer Profiles; empty = the bundled `leadflow/resources/icp.yaml`.")
+    golden_path: str = setting(
+        "", "Labelled golden set; empty = the bundled `leadflow/resources/golden/golden_100.jsonl`."
+    )
+    red_hot: int = setting(_THRESHOLDS.red_hot, "Final score from which a lead is `red_hot`.")
+    warm: int = setting(_THRESHOLDS.warm, "Final score from which a lead is `warm`.")
+    nurture: int = setting(_THRESHOLDS.nurture, "Final score from which a lead is `nurture`.")
+    parked: int = setting(_THRESHOLDS.parked, "Final score from which a lead is `parked` (below: `filtered`).")
+    llm_weight: float = setting(_THRESHOLDS.llm_weight, "Weight of the small model's score in the blend.")
+    max_text_chars: int = setting(1200, "Signal text sent to the models, characters.")
+    max_quarantine_rate: float = setting(0.25, "Gate: quarantined share of records read.")
+    min_valid_output_rate: float = setting(0.9, "Gate: small-model answers that validate.")
+    max_error_rate: float = setting(0.2, "Gate: invalid LLM outputs over all outputs.")
+    error_rate_min_outputs: int = setting(10, "Outputs needed before the error-rate gate judges.")
+    golden_tolerance: float = setting(0.1, "Gate: allowed golden-set F1 drop below the published version's.")
+    psi_warn: float = setting(0.25, "Bucket drift (PSI) vs the trailing 14 published days that warns.")
+    psi_rollback: float = setting(0.5, "Bucket drift (PSI) after publish that rolls back.")
 
     def thresholds(self) -> Thresholds:
         return Thresholds(
@@ -154,60 +280,26 @@ class PipelineSettings(dg.ConfigurableResource):
             llm_weight=self.llm_weight,
         )
 
-    imports_dir: str = Field(
-        default="", description="Folder watched for dropped import files; default <data dir>/imports."
-    )
+    def sources_file(self) -> Path:
+        return _path(self.sources_path, RESOURCES_DIR / "sources.yaml")
 
-    def path(self, value: str) -> Path:
-        return resolve(value)
+    def icp_file(self) -> Path:
+        return _path(self.icp_path, RESOURCES_DIR / "icp.yaml")
+
+    def golden_file(self) -> Path:
+        return _path(self.golden_path, RESOURCES_DIR / "golden" / "golden_100.jsonl")
 
     def imports_folder(self) -> Path:
-        return resolve(self.imports_dir) if self.imports_dir else data_dir() / "imports"
+        return _path(self.imports_dir, data_dir() / "imports")
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
-def _llm_from_env() -> LLMResource:
-    ollama = os.environ.get("OLLAMA_BASE_URL", "")
-    backend = _env("LEADFLOW_LLM_BACKEND", "ollama" if ollama else "embedded")
-    return LLMResource(
-        backend=backend,
-        base_urls=_env("LEADFLOW_LLM_BASE_URLS", ollama),
-        embed_backend=_env("LEADFLOW_EMBED_BACKEND", ""),
-        embed_base_urls=_env("LEADFLOW_EMBED_BASE_URLS", ""),
-        api_key=dg.EnvVar("LEADFLOW_LLM_API_KEY") if os.environ.get("LEADFLOW_LLM_API_KEY") else "",
-        prefilter_model=_env("LEADFLOW_PREFILTER_MODEL", ""),
-        dossier_model=_env("LEADFLOW_DOSSIER_MODEL", ""),
-        embed_model=_env("LEADFLOW_EMBED_MODEL", ""),
-        use_quantized=_env("LEADFLOW_USE_QUANTIZED", "true").lower() in ("1", "true", "yes"),
-        max_concurrency=int(_env("LEADFLOW_MAX_CONCURRENCY", "2")),
-        threads=int(_env("LEADFLOW_THREADS", str(min(os.cpu_count() or 2, 8)))),
-        cache_memory_mb=int(_env("LEADFLOW_CACHE_MEMORY_MB", "64")),
-        cache_path=_env("LEADFLOW_CACHE_PATH", ""),
-        model_dir=_env("LEADFLOW_MODEL_DIR", ""),
-        prompts_dir=_env("LEADFLOW_PROMPTS_DIR", str(PROMPTS_DIR)),
-        race=_env("LEADFLOW_LLM_RACE", "false").lower() in ("1", "true", "yes"),
-        redis_url=_env("LEADFLOW_REDIS_URL", ""),
-    )
-
-
-def _pipeline_from_env() -> PipelineSettings:
-    return PipelineSettings(
-        sources_path=_env("LEADFLOW_SOURCES_PATH", str(RESOURCES_DIR / "sources.yaml")),
-        dossier_threshold=int(_env("LEADFLOW_DOSSIER_THRESHOLD", "70")),
-        llm_min_score=int(_env("LEADFLOW_LLM_MIN_SCORE", "30")),
-        imports_dir=_env("LEADFLOW_IMPORTS_DIR", ""),
-    )
+RESOURCE_CLASSES: dict[str, type[EnvResource]] = {
+    "duckdb": DuckDBWarehouse,
+    "llm": LLMResource,
+    "pipeline": PipelineSettings,
+}
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(
-        resources={
-            "duckdb": DuckDBResource(database=_env("LEADFLOW_DUCKDB_PATH", str(data_dir() / "leadflow.duckdb"))),
-            "llm": _llm_from_env(),
-            "pipeline": _pipeline_from_env(),
-        }
-    )
+    return dg.Definitions(resources={key: cls.from_env() for key, cls in RESOURCE_CLASSES.items()})

@@ -6,7 +6,7 @@ models or reopen caches.
 """
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from leadflow.llm.backends.base import Backend
@@ -14,38 +14,37 @@ from leadflow.llm.backends.embedded import EmbeddedBackend
 from leadflow.llm.backends.ollama import OllamaBackend
 from leadflow.llm.backends.openai import OpenAIBackend
 from leadflow.llm.cache import build_cache
-from leadflow.llm.catalog import ROLES, load_catalog
+from leadflow.llm.catalog import ROLES, Catalog, load_catalog
 from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.pool import EndpointPool
 from leadflow.llm.prompts import PromptLibrary
-from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR
 
 DAY_S = 86400.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LLMSettings:
-    backend: str = "embedded"  # embedded | ollama | openai
-    base_urls: tuple[str, ...] = ()  # several URLs form a pool (least-busy routing)
-    embed_backend: str = ""  # "" = same as `backend`
-    embed_base_urls: tuple[str, ...] = ()
-    api_key: str = ""
-    model_overrides: tuple[tuple[str, str], ...] = ()
-    use_quantized: bool = True
-    max_concurrency: int = 2
-    threads: int = 2
-    model_dir: str = ".leadflow/models"
-    catalog_path: str = str(RESOURCES_DIR / "models.yaml")
-    prompts_dir: str = str(PROMPTS_DIR)
-    cache_memory_mb: int = 64
-    cache_path: str = ".leadflow/llm_cache.sqlite"
-    redis_url: str = ""
-    ttl_days: tuple[tuple[str, float], ...] = (("classification", 30.0), ("dossier", 14.0), ("embedding", 90.0))
-    keep_alive: str = "30m"
-    client: ClientSettings = field(default_factory=ClientSettings)
+    """Everything `build_client` needs, resolved. No defaults: `LLMResource` declares them once."""
+
+    backend: str  # embedded | ollama | openai
+    base_urls: tuple[str, ...]  # several URLs form a pool (least-busy routing)
+    embed_backend: str  # "" = same as `backend`
+    embed_base_urls: tuple[str, ...]  # () = same as `base_urls`
+    api_key: str
+    max_concurrency: int
+    threads: int
+    model_dir: str
+    catalog_path: str
+    prompts_dir: str
+    cache_memory_mb: int  # 0 = no memory tier
+    cache_path: str  # "" = no persistent tier
+    redis_url: str  # "" = no Redis tier
+    ttl_days: tuple[tuple[str, float], ...]  # (cache kind, days); 0 = never expires
+    keep_alive: str
+    client: ClientSettings
 
 
-def _backends(kind: str, urls: tuple[str, ...], settings: LLMSettings, catalog) -> list[Backend]:
+def _backends(kind: str, urls: tuple[str, ...], settings: LLMSettings, catalog: Catalog) -> list[Backend]:
     if kind == "embedded":
         return [EmbeddedBackend(catalog, Path(settings.model_dir), settings.max_concurrency, settings.threads)]
     if not urls:
@@ -81,14 +80,7 @@ def build_client(settings: LLMSettings) -> LLMClient:
         redis_url=settings.redis_url or None,
         ttl_by_kind={kind: days * DAY_S if days else None for kind, days in settings.ttl_days},
     )
-    client_settings = ClientSettings(
-        **{
-            **settings.client.__dict__,
-            "use_quantized": settings.use_quantized,
-            "model_overrides": settings.model_overrides,
-        }
-    )
-    return LLMClient(catalog, PromptLibrary(Path(settings.prompts_dir)), pools, cache, client_settings)
+    return LLMClient(catalog, PromptLibrary(Path(settings.prompts_dir)), pools, cache, settings.client)
 
 
 _CLIENTS: dict[LLMSettings, LLMClient] = {}
