@@ -15,6 +15,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 from dagster_duckdb import DuckDBResource
 
@@ -29,7 +30,7 @@ class Phase:
 
 class EngineProbe:
     _installed = False
-    entries: list[dict] = []
+    entries: ClassVar[list[dict]] = []  # process-wide probe: one record list for all uses
     _lock = threading.Lock()
 
     @classmethod
@@ -227,7 +228,7 @@ class ClientProbe:
 
 
 class DuckTimer:
-    entries: list[dict] = []
+    entries: ClassVar[list[dict]] = []  # process-wide probe: one record list for all uses
     _lock = threading.Lock()
 
     @classmethod
@@ -370,7 +371,7 @@ def profile_by_package(fn) -> tuple[object, dict]:
     by_package: dict[str, float] = {}
     top = []
     total = 0.0
-    for (filename, line, name), (cc, nc, tt, ct, callers) in stats.stats.items():
+    for (filename, line, name), (_cc, nc, tt, _ct, callers) in stats.stats.items():
         package = _package_of(filename)
         if package == "builtins/C" and callers:
             # the caller that spent most time calling it

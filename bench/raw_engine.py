@@ -11,6 +11,7 @@ prompts; each server is first warmed with the template's static prefix (untimed)
 leadflow's engines are warm by the time W1 runs.
 """
 
+import functools
 import gc
 import json
 import time
@@ -71,9 +72,9 @@ def replay(
             handle = EngineHandle(path, ctx, c, threads, False)
             server = handle.server
             with ThreadPoolExecutor(max_workers=c) as pool:
-                list(pool.map(lambda b: server.handle_chat_completions(b), [_warm_body(items[0]["body"])] * c))
+                list(pool.map(server.handle_chat_completions, [_warm_body(items[0]["body"])] * c))
                 started = time.perf_counter()
-                results = list(pool.map(lambda i: _send(server, i["body"]), items))
+                results = list(pool.map(functools.partial(_send, server), [i["body"] for i in items]))
                 wall = time.perf_counter() - started
             decode_n = sum(r["predicted_n"] for r in results)
             points.append(

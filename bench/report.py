@@ -324,7 +324,7 @@ def render_markdown(r: dict, json_name: str) -> str:
         f"| peak RSS ingesting kx archives (fresh subprocess; raw_signals asset / parser only, MiB) | {f.get('rss_ingest_peak_mib')} / {f.get('rss_parse_peak_mib')} |",
         f"| tokens/s per model on W1 (engine timings: decode, prefill) | {f.get('tokens_per_s')} |",
     ]
-    lines += ["", "## Where the W1 time goes", ""] + _profile_lines(r)
+    lines += ["", "## Where the W1 time goes", "", *_profile_lines(r)]
     lines += ["", "## Latency per stage (p50 / p95)", "", "| stage | n | p50 | p95 |", "|---|---|---|---|"]
     for row in f.get("latency", []):
         lines.append(f"| {row['stage']} | {row['n']} | {_secs(row['p50_s'])} | {_secs(row['p95_s'])} |")
@@ -365,7 +365,7 @@ def render_markdown(r: dict, json_name: str) -> str:
                 f"- `{key}`: LLM answers rejected (never cached, so asked again on every run): {x['llm_errors']}"
             )
     if notes:
-        lines += ["", "## What went wrong in the runs", ""] + notes
+        lines += ["", "## What went wrong in the runs", "", *notes]
     lines += [
         "",
         "## Workloads and method",

@@ -80,7 +80,7 @@ class CacheTier(ABC):
     def size(self) -> tuple[int, int]:
         """(live entries, bytes of keys + values)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default, not abstract
         """Release connections; the default tier holds none."""
 
 
@@ -379,7 +379,7 @@ class RedisTier(CacheTier):
                 pipe = self._client.pipeline(transaction=False)
                 for rkey in chunk:
                     pipe.strlen(rkey)
-                for rkey, strlen in zip(chunk, pipe.execute()):
+                for rkey, strlen in zip(chunk, pipe.execute(), strict=True):
                     if strlen:  # 0: expired or deleted since the SCAN
                         entries += 1
                         # Same accounting as the other tiers: key (sans prefix) + kind + value.

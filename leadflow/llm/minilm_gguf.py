@@ -209,7 +209,7 @@ def _vocab(model_dir: Path, vocab_size: int) -> tuple[list[str], list[int]]:
             return tok[2:]
         return _PHANTOM_SPACE + tok
 
-    return [phantom(t, tt) for t, tt in zip(tokens, toktypes)], toktypes
+    return [phantom(t, tt) for t, tt in zip(tokens, toktypes, strict=True)], toktypes
 
 
 class _DropNoHandler(logging.Filter):
@@ -254,7 +254,7 @@ def convert_minilm_to_gguf(model_dir: Path, out_path: Path, *, ftype: str = "f16
         raise FileNotFoundError(f"no model*.safetensors in {model_dir}")
     for st_name in st_files:
         with safe_open(str(model_dir / st_name), framework="numpy") as part:
-            for name in part.keys():
+            for name in part.keys():  # noqa: SIM118 - safe_open has keys() but is not iterable
                 hf_name = _hf_tensor_name(name)
                 if hf_name is None:
                     continue

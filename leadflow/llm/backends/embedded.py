@@ -201,7 +201,9 @@ class EmbeddedBackend(Backend):
             self._tokenizers[model] = tokenizer
         limit = EMBED_MAX_PIECES
         out = []
-        for text, encoding in zip(texts, self._tokenizers[model].encode_batch(texts, add_special_tokens=False)):
+        for text, encoding in zip(
+            texts, self._tokenizers[model].encode_batch(texts, add_special_tokens=False), strict=True
+        ):
             out.append(text[: encoding.offsets[limit - 1][1]] if len(encoding.ids) > limit else text)
         return out
 
