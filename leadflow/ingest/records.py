@@ -40,6 +40,9 @@ class Rejection:
     position: str
     reason: str  # "<code>: <human detail>", e.g. "empty_body: no text after normalization"
     excerpt: str = field(repr=False)
+    # The record's own date when it could be read, so a range backfill can show the rejects of
+    # the records in its range; None for an undatable record (its import date places it).
+    record_date: datetime.date | None = None
 
 
 def make_signal_id(source: str, external_id: str, position: str) -> str:

@@ -30,7 +30,8 @@ class SourceSpec:
     format: str  # one of FORMATS
     path: str  # relative to the sources file's folder (or absolute)
     enabled: bool = True
-    max_chars: int = DEFAULT_MAX_CHARS  # longer normalized text is rejected as "oversize"
+    # Longer normalized text: an email is cut to a head-and-tail window, other records are rejected as "oversize".
+    max_chars: int = DEFAULT_MAX_CHARS
     limit: int | None = None  # read at most this many records (signals + rejections); None = all
     import_date: datetime.date | None = None  # date of undated records; None = the file's mtime date
 
@@ -125,17 +126,25 @@ def read_source(spec: SourceSpec, import_date: datetime.date, base_dir: str | Pa
 
     Positions name the file as written in sources.yaml, so lineage (and the ids of records
     without an external id) do not depend on where the project is checked out.
+    `import_date` dates undated records and bounds email dates (later mail is implausible).
+    An email source is read twice (the first pass fingerprints its messages, to trim quotes of
+    messages it holds), the first pass whole even under a `limit`.
     Raises FileNotFoundError now, not on first iteration, when the path does not exist.
     """
     path = Path(base_dir) / spec.path
     if not path.exists():
         raise FileNotFoundError(f"source {spec.name!r}: {path} does not exist")
-    common: dict[str, Any] = {"source": spec.name, "max_chars": spec.max_chars, "label": spec.path}
+    common: dict[str, Any] = {
+        "source": spec.name,
+        "import_date": import_date,
+        "max_chars": spec.max_chars,
+        "label": spec.path,
+    }
     match spec.format:
         case "jsonl_jobs":
-            records = parse_jobs_jsonl(path, import_date=import_date, **common)
+            records = parse_jobs_jsonl(path, **common)
         case "csv_accounts":
-            records = parse_accounts_csv(path, import_date=import_date, **common)
+            records = parse_accounts_csv(path, **common)
         case "mbox":
             records = parse_mbox(path, **common)
         case "maildir":

@@ -9,7 +9,6 @@ import pytest
 from leadflow.ingest import Rejection, Signal
 from leadflow.paths import RESOURCES_DIR
 
-
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLES = RESOURCES_DIR / "samples"
 IMPORT_DATE = datetime.date(2024, 5, 1)

@@ -11,7 +11,7 @@ import tracemalloc
 
 from leadflow.ingest.emails import iter_mbox_messages, parse_eml, parse_maildir, parse_mbox
 
-from .conftest import FIXTURES, SAMPLES, reasons, split
+from .conftest import FIXTURES, IMPORT_DATE, SAMPLES, reasons, split
 
 BAD_MBOX = FIXTURES / "bad_emails.mbox"
 ENRON_SAMPLE = SAMPLES / "enron_sample.mbox"
@@ -33,6 +33,8 @@ def test_every_bad_message_is_quarantined_with_its_reason():
         "bad.mbox#5": "bad_date",
     }
     assert all(r.kind == "email" and len(r.excerpt) <= 200 for r in rejections)
+    # A reject carries its own date when it has one, so a range backfill can place it.
+    assert [r.record_date for r in rejections] == [datetime.date(2000, 8, 4), None, datetime.date(2000, 8, 5), None]
 
 
 def test_reply_fields():
@@ -42,12 +44,16 @@ def test_reply_fields():
     assert reply.title == "Re: Pilot for the Houston office"
     assert reply.company == "acme-widgets.com"
     assert reply.signal_date == datetime.date(2000, 8, 3)
-    assert reply.text == "Lee,\n\nWe would like to start the pilot in September."
+    # The quoted message is not in the archive, so the quote stays (under its header, removed).
+    assert reply.text == (
+        "Lee,\n\nWe would like to start the pilot in September.\n\nDana, are you still interested in a pilot?"
+    )
     assert reply.attributes == {
         "from": "dana.park@acme-widgets.com",
         "to": ["lee@example.org", "kim@example.org", "a@example.org", "b@example.org", "c@example.org"],
         "cc_count": 2,
         "has_attachments": False,
+        "quote": "kept",
     }
 
 
@@ -61,7 +67,12 @@ def test_html_body_with_attachment_and_utc_date():
 
 def test_mboxrd_from_escape_quotes_and_signature():
     budget = _parse_bad_mbox()[0][2]
-    assert budget.text == "From our side the budget is approved.\n\nSecond paragraph."
+    # The ">" quote stays (its message is not in the archive); the signature goes.
+    assert budget.text == (
+        "From our side the budget is approved.\nOn Sun, 6 Aug 2000, Lee Wong wrote:\n"
+        "> Is the budget approved?\n> Thanks\n\nSecond paragraph."
+    )
+    assert budget.attributes["quote"] == "kept"
 
 
 def test_unknown_charset_falls_back_to_utf8_with_replacements():
@@ -121,19 +132,32 @@ def test_single_eml():
     assert signal.title == "Intro: analytics platform"
     assert signal.company == "vendor.example.org"
     assert signal.signal_date == datetime.date(2001, 1, 5)
-    assert signal.text == "Hi,\n\nWe are hiring our first marketing lead and want to talk about tooling."
+    # One file is the whole archive: the quoted "Original Message" is not in it, so it stays.
+    assert signal.text == (
+        "Hi,\n\nWe are hiring our first marketing lead and want to talk about tooling.\n\nHello from Leadflow."
+    )
+    assert signal.attributes["quote"] == "kept"
 
 
 def test_real_enron_sample():
-    signals, rejections = split(parse_mbox(ENRON_SAMPLE, source="sample_emails"))
-    assert (len(signals), len(rejections)) == (97, 23)
+    signals, rejections = split(parse_mbox(ENRON_SAMPLE, source="sample_emails", import_date=IMPORT_DATE))
+    # Forwards and lone quotes are read (17 forwarded-only mails and one reply with nothing but
+    # its quote were empty_body) and long mails windowed (3 were oversize): only the placeholder
+    # dates and two forwards of a subject line alone are quarantined.
+    assert (len(signals), len(rejections)) == (113, 7)
     assert sum(1 for _ in iter_mbox_messages(ENRON_SAMPLE)) == 120
     codes = [r.reason.partition(":")[0] for r in rejections]
-    assert (codes.count("empty_body"), codes.count("oversize")) == (20, 3)
+    assert (codes.count("empty_body"), codes.count("oversize"), codes.count("implausible_date")) == (2, 0, 5)
     years = {s.signal_date.year for s in signals}
     assert {1997, 1999, 2000, 2001, 2002} <= years
-    # Five messages carry the placeholder date 1979-12-31 16:00 -0800, i.e. 1980-01-01 UTC.
-    assert sum(s.signal_date == datetime.date(1980, 1, 1) for s in signals) == 5
+    # Five messages carry the placeholder date 1979-12-31 16:00 -0800, i.e. 1980-01-01 UTC:
+    # quarantined as implausible, with that date.
+    placeholder = [r.record_date for r in rejections if r.reason.startswith("implausible_date")]
+    assert placeholder == [datetime.date(1980, 1, 1)] * 5
+    assert all(r.record_date is not None for r in rejections)
+    windows = [s.attributes["window"] for s in signals if "window" in s.attributes]
+    assert len(windows) == 3 and all(w["original_chars"] > 20_000 for w in windows)
+    assert sum(bool(s.attributes.get("forwarded")) for s in signals) == 51
     assert len({s.signal_id for s in signals}) == len(signals)
     assert all(s.external_id.startswith("<") and s.company and 0 < len(s.text) <= 20_000 for s in signals)
     assert sum(s.company == "enron.com" for s in signals) > 80

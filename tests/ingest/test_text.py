@@ -1,9 +1,17 @@
-"""html_to_text, normalize_whitespace and trim_email_body on the layouts found in the real data."""
+"""html_to_text, normalize_whitespace, windows, and the parts of email bodies on the layouts found in the real data."""
 
 import re
 
 from leadflow.ingest.emails import parse_mbox
-from leadflow.ingest.text import html_to_text, normalize_whitespace, trim_email_body
+from leadflow.ingest.text import (
+    WINDOW_MARK,
+    content_fingerprint,
+    html_to_text,
+    normalize_whitespace,
+    split_email_body,
+    trim_email_body,
+    window_text,
+)
 
 from .conftest import SAMPLES, split
 
@@ -117,12 +125,26 @@ def test_trim_keeps_a_bare_double_dash_in_prose():
 
 
 def test_trim_on_every_real_sample_message_leaves_no_quote_or_forward_marker():
-    # Assertions compare booleans only, so a failure never prints an Enron body.
+    # Assertions compare booleans and positions only, so a failure never prints an Enron body.
+    # Forwarded and kept quoted messages now stay in the text (their own ">" quotes with them),
+    # so the sender's own words are checked where the parser gives them: the text of a mail
+    # without forward or kept quote, and the note of a forward. Included messages lose their
+    # banners and header blocks everywhere.
     marker = re.compile(r"original message|forwarded by|^\s*>|^\s*(to|cc|subject):", re.IGNORECASE | re.MULTILINE)
+    banner = re.compile(r"^\s*-+\s*(original message|forwarded by)", re.IGNORECASE | re.MULTILINE)
     signals, _ = split(parse_mbox(SAMPLES / "enron_sample.mbox", source="sample_emails"))
-    leftovers = [s.position for s in signals if marker.search(s.text)]
-    assert leftovers == []
-    assert len(signals) > 50
+    own_only = [
+        s
+        for s in signals
+        if not s.attributes.get("forwarded")
+        and s.attributes.get("quote") in (None, "trimmed")
+        and "window" not in s.attributes  # a long mail pasting a raw message, headers and all
+    ]
+    leftovers = [s.position for s in own_only if marker.search(s.text)]
+    note_leftovers = [s.position for s in signals if marker.search(s.attributes.get("forward_note", ""))]
+    banners = [s.position for s in signals if banner.search(s.text)]
+    assert (leftovers, note_leftovers, banners) == ([], [], [])
+    assert len(own_only) > 25 and len(signals) > 50
 
 
 def test_html_to_text_survives_malformed_marked_sections():
@@ -132,3 +154,76 @@ def test_html_to_text_survives_malformed_marked_sections():
 
 def test_normalize_whitespace_replaces_lone_surrogates():
     assert normalize_whitespace("caf\udce9 \ud800") == "caf\ufffd \ufffd"
+
+
+def test_split_lotus_forward_keeps_the_forwarded_body_without_banner_or_header():
+    body = (
+        "Please take a look.\n\n"
+        "---------------------- Forwarded by Steven J Kean/NA/Enron on 04/28/2001 \n"
+        "11:28 AM ---------------------------\n"
+        "From: AL ALEXANDERSON/ENRON@enronxgate on 04/27/2001 04:26 PM\n"
+        "To: Steven J Kean/NA/Enron@Enron\ncc:  \n\nSubject: FERC comments\n\nForwarded text.\n"
+    )
+    parts = split_email_body(body)
+    assert parts.own_text == trim_email_body(body) == "Please take a look."
+    assert [(m.kind, m.body) for m in parts.included] == [("forward", "Forwarded text.")]
+
+
+def test_split_tabbed_lotus_forward_of_a_forward():
+    body = (
+        "----- Forwarded by Steven J Kean/NA/Enron on 03/18/2001 07:33 PM -----\n\n"
+        "\tStacey Bolton\n\t03/16/2001 05:04 PM\n\t\t \n\t\t To: Scott Gahn/HOU/EES@EES, James \n"
+        "Wood/HOU/EES@EES\n\t\t cc: \n\t\t Subject: Green power\n\n"
+        "See below.\n\n"
+        "----- Forwarded by Stacey Bolton/NA/Enron on 03/16/2001 05:00 PM -----\n\n"
+        "Interested in a pilot with 20 sites.\n"
+    )
+    parts = split_email_body(body)
+    assert parts.own_text == ""
+    assert [(m.kind, m.body) for m in parts.included] == [
+        ("forward", "See below."),
+        ("forward", "Interested in a pilot with 20 sites."),
+    ]
+
+
+def test_split_outlook_reply_and_a_lotus_header_flattened_by_the_quoting_client():
+    body = (
+        "Agreed.\n\n -----Original Message-----\nFrom: \tSmith, Jane  \nSent:\tMonday, June 25, 2001 9:12 AM\n"
+        "To:\tDoe, John\nSubject:\tRE: Lunch\n\nFriday works.\n\n"
+        "Gail Brownfeld/ENRON@enronXgate 03/07/2001 03:06 PM To: Richard B\n"
+        "Sanders/HOU/ECT@ECT  cc:   Subject: RE: Lunch\n\nLunch on Friday?\n"
+    )
+    parts = split_email_body(body)
+    assert parts.own_text == "Agreed."
+    assert [(m.kind, m.body) for m in parts.included] == [("reply", "Friday works."), ("reply", "Lunch on Friday?")]
+
+
+def test_split_inline_quote_keeps_the_quoted_message_apart():
+    body = "On Sun, 6 Aug 2000, Lee Wong wrote:\n> Is the budget approved?\n>> Old question\n\nYes.\n-- \nSig\n"
+    parts = split_email_body(body)
+    assert parts.own_text == "Yes."
+    assert parts.own_text_with_quotes == (
+        "On Sun, 6 Aug 2000, Lee Wong wrote:\n> Is the budget approved?\n>> Old question\n\nYes."
+    )
+    assert parts.inline_quote_words == "Is the budget approved?"  # its own quote is not its words
+    assert parts.included == ()
+
+
+def test_content_fingerprint_ignores_case_layout_and_what_quoting_clients_add():
+    original = "Please call Kevin Presto at kevin.presto@ubswenergy.com about the draft."
+    quoted = "please call  Kevin Presto at\n kevin.presto@ubswenergy.com <mailto:kevin.presto@ubswenergy.com>\n about the draft. <<draft.doc>>"
+    assert content_fingerprint(original) == content_fingerprint(quoted) is not None
+    assert content_fingerprint(original) != content_fingerprint("Please call Kevin about the final.")
+    assert content_fingerprint(" -- \n") is None
+
+
+def test_window_text_keeps_head_and_tail_cut_on_whitespace():
+    assert window_text("short text", 100) == ("short text", None)
+    text = " ".join(f"w{i:05d}" for i in range(5000))  # 6-char words, 34,999 characters
+    windowed, window = window_text(text, 1000)
+    assert len(windowed) <= 1000 and WINDOW_MARK in windowed
+    head, tail = windowed.split(WINDOW_MARK)
+    assert window == {"kept_head": len(head), "kept_tail": len(tail), "original_chars": len(text)}
+    assert text.startswith(head) and text.endswith(tail)
+    assert head.endswith(tuple("0123456789")) and tail.startswith("w")  # whole words only
+    assert 700 < len(head) < 760 and 200 < len(tail) < 250  # three quarters head, a quarter tail
