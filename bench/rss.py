@@ -46,6 +46,7 @@ def _ingest(sources: str, first: str, last: str, workdir: str) -> dict:
     from dagster_duckdb import DuckDBResource
 
     from leadflow.defs.assets.ingest import raw_signals
+    from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
     from leadflow.defs.resources import PipelineSettings
 
     baseline = _vm("VmRSS")
@@ -57,7 +58,7 @@ def _ingest(sources: str, first: str, last: str, workdir: str) -> dict:
             "pipeline": PipelineSettings(sources_path=sources),
         },
         instance=dg.DagsterInstance.ephemeral(),
-        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
         raise_on_error=False,
     )
     rows = None

@@ -246,7 +246,7 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
             w1.path,
             w1.day,
             cfg.naive_signals,
-            lf.pipeline.path(lf.pipeline.icp_path),
+            lf.pipeline.icp_file(),
             lf.pipeline.max_text_chars,
             workdir,
             log,
@@ -287,7 +287,7 @@ def _embeddable(lf):
     the engine answers 500 (batch size 512), retries open the circuit and the whole partition
     fails. The benchmark leaves such postings out of W1 and reports them."""
     try:
-        from leadflow.defs.assets.embeddings import EMBED_CHARS
+        from leadflow.scoring.embedding import EMBED_CHARS
     except ImportError:
         EMBED_CHARS = 900
     from bench.data import W1_DAY

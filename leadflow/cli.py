@@ -11,7 +11,9 @@ import os
 import sys
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
+from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
 from leadflow.paths import PROJECT_ROOT
 
 
@@ -70,10 +72,7 @@ def _run(job, instance, first: date, last: date):
     if first == last:
         kwargs["partition_key"] = first.isoformat()
     else:
-        tags = {
-            "dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat(),
-        }
+        tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
     print(f"--> materializing {first}..{last} ({(last - first).days + 1} partition(s))", flush=True)
     result = job.execute_in_process(
         instance=instance, tags=tags, raise_on_error=False, run_config=QUIET_RUN_CONFIG, **kwargs
@@ -101,7 +100,7 @@ def demo(args) -> None:
         for problem in report.problems:
             print(f"    ! {problem}")
     pipeline = defs.resources["pipeline"]
-    import_days, email_range = _signal_dates(pipeline.path(pipeline.sources_path), limit_emails_to_month=not args.all)
+    import_days, email_range = _signal_dates(pipeline.sources_file(), limit_emails_to_month=not args.all)
     partitions = []
     for day in import_days:
         _run(job, instance, day, day)
@@ -156,9 +155,9 @@ def print_summary(defs, client, partitions, wall_s: float) -> None:
 
 
 def doctor(args) -> None:
-    from leadflow.defs.resources import _llm_from_env
+    from leadflow.defs.resources import LLMResource
 
-    client = _llm_from_env().client()
+    client = LLMResource.from_env().client()
     ok = True
     for report in client.health():
         ok &= report.ok
@@ -206,9 +205,9 @@ def rollback_cmd(args) -> None:
 
 
 def cache(args) -> None:
-    from leadflow.defs.resources import _llm_from_env
+    from leadflow.defs.resources import LLMResource
 
-    tiered = _llm_from_env().client().cache
+    tiered = LLMResource.from_env().client().cache
     if args.action == "stats":
         print(json.dumps(tiered.stats(), indent=2))
     elif args.action == "clear":

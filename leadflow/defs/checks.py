@@ -11,14 +11,14 @@ import jsonschema
 import numpy as np
 from dagster_duckdb import DuckDBResource
 
+from leadflow.defs.assets.dossiers import TEMPLATE as DOSSIER_TEMPLATE
 from leadflow.defs.partitions import check_dates, daily_partitions
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.scoring.cascade import BUCKETS
 from leadflow.scoring.dossier_rules import dossier_problems
 from leadflow.storage.publication import published_versions, version_filter, working_versions
-from leadflow.storage.warehouse import ensure_tables
+from leadflow.storage.warehouse import has_schema
 
-EMBEDDING_DIMS = 384
 DRIFT_BASELINE_DAYS = 14
 DRIFT_MIN_BASELINE_ROWS = 20
 
@@ -29,7 +29,6 @@ def _count(conn, sql: str, params) -> int:
 
 def _this_run(conn, context) -> tuple[str, list]:
     """SQL filter for the version this run wrote (or reads) in the checked partitions."""
-    ensure_tables(conn)
     return version_filter(working_versions(conn, check_dates(context), context.run.run_id))
 
 
@@ -122,23 +121,28 @@ def raw_signals_quarantine_rate(
 @dg.asset_check(
     asset="signal_embeddings",
     blocking=True,
-    description=f"Every signal has a finite, unit-norm, {EMBEDDING_DIMS}-dimensional embedding (full coverage).",
+    description=(
+        "Every signal has a finite, unit-norm embedding of the dimension its model reports (one "
+        "dimension throughout), full coverage."
+    ),
 )
 def embeddings_valid(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
     dates = check_dates(context)
     with duckdb.get_connection() as conn:
         signals = _count(conn, "SELECT count(*) FROM raw_signals WHERE partition_date = ANY(?::DATE[])", [dates])
-        vectors = conn.execute(
-            "SELECT text_vec FROM signal_embeddings WHERE partition_date = ANY(?::DATE[])", [dates]
-        ).df()["text_vec"]
-    matrix = np.vstack(vectors.to_numpy()) if len(vectors) else np.zeros((0, EMBEDDING_DIMS))
-    norms = np.linalg.norm(matrix, axis=1) if len(matrix) else np.ones(0)
+        stored = conn.execute(
+            "SELECT dims, text_vec FROM signal_embeddings WHERE partition_date = ANY(?::DATE[])", [dates]
+        ).df()
+    vectors = [np.asarray(vector) for vector in stored["text_vec"]]
+    # Every vector has the one dimension the rows' model reported (the embedder is configurable).
+    dims = {int(d) for d in stored["dims"]} | {len(vector) for vector in vectors}
+    norms = np.array([np.linalg.norm(vector) for vector in vectors])
     problems = []
-    if len(matrix) != signals:
-        problems.append(f"coverage {len(matrix)}/{signals}")
-    if matrix.shape[1] != EMBEDDING_DIMS:
-        problems.append(f"dimension {matrix.shape[1]}")
-    if not np.isfinite(matrix).all():
+    if len(vectors) != signals:
+        problems.append(f"coverage {len(vectors)}/{signals}")
+    if len(dims) > 1 or 0 in dims:
+        problems.append(f"dimension {sorted(dims)}")
+    if not all(np.isfinite(vector).all() for vector in vectors):
         problems.append("non-finite values")
     max_norm_error = float(np.abs(norms - 1).max()) if len(norms) else 0.0
     if max_norm_error > 1e-3:
@@ -146,7 +150,7 @@ def embeddings_valid(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResou
     return dg.AssetCheckResult(
         passed=not problems,
         metadata={
-            "rows": len(matrix),
+            "rows": len(vectors),
             "signals": signals,
             "max_norm_error": max_norm_error,
             "problems": ", ".join(problems) or "none",
@@ -233,11 +237,15 @@ def prefilter_golden_set(
 ) -> dg.AssetCheckResult:
     dates = check_dates(context)
     with duckdb.get_connection() as conn:
-        ensure_tables(conn)
-        current = conn.execute(
-            "SELECT model, prompt_version, precision, recall, f1 FROM golden_evaluations WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
-            [context.run.run_id],
-        ).fetchone()
+        current = (  # a database nobody wrote to holds no evaluation
+            conn.execute(
+                """SELECT model, prompt_version, precision, recall, f1 FROM golden_evaluations
+                   WHERE run_id = ? ORDER BY seq DESC LIMIT 1""",
+                [context.run.run_id],
+            ).fetchone()
+            if has_schema(conn)
+            else None
+        )
         published = set(published_versions(conn, dates).values())
         baseline = (
             conn.execute(
@@ -274,7 +282,7 @@ def prefilter_golden_set(
 def dossiers_valid(
     context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, llm: LLMResource, pipeline: PipelineSettings
 ) -> dg.AssetCheckResult:
-    schema = llm.client().prompts.get("write_dossier").output_schema
+    schema = llm.prompt_library().get(DOSSIER_TEMPLATE).output_schema
     with duckdb.get_connection() as conn:
         where, params = _this_run(conn, context)
         stored = conn.execute(

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import dagster as dg
 
+from leadflow.defs.constants import IMPORT_TAG, RANGE_END_TAG, RANGE_START_TAG
 from leadflow.defs.jobs import daily_pipeline_job
 from leadflow.defs.partitions import daily_partitions
 from leadflow.defs.resources import PipelineSettings
 from leadflow.ingest import Rejection, read_source
 from leadflow.ingest.sources import EXTENSION_FORMATS, import_date_of, spec_for_file
 
-import_files = dg.DynamicPartitionsDefinition(name="import_files")
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+IMPORT_FILES = "import_files"
+import_files = dg.DynamicPartitionsDefinition(name=IMPORT_FILES)
 
 
 def import_specs(folder: Path) -> list:
@@ -83,30 +84,31 @@ import_file_job = dg.define_asset_job(
     jobs=[daily_pipeline_job, import_file_job],
 )
 def import_folder_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineSettings) -> dg.SensorResult:
-    known = set(context.instance.get_dynamic_partitions(import_files.name))
+    known = set(context.instance.get_dynamic_partitions(IMPORT_FILES))
     files = [spec.path for spec in import_specs(pipeline.imports_folder())]
     new = [Path(p).name for p in files if Path(p).name not in known]
     requests = [
         dg.RunRequest(run_key=f"import-{name}", partition_key=name, job_name=import_file_job.name) for name in new
     ]
     for name in sorted(known):
-        record = context.instance.fetch_materializations(
+        records = context.instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=import_file.key, asset_partitions=[name]), limit=1
         ).records
-        if not record:
+        materialization = records[0].asset_materialization if records else None
+        if materialization is None:
             continue
-        metadata = record[0].asset_materialization.metadata
+        metadata = materialization.metadata
         # Undated records take the file's date, which may be today: today's partition opens
         # tomorrow, so the run covers up to the last complete day and the schedule does the rest.
-        first = metadata["first_date"].value
-        last = min(metadata["last_date"].value, daily_partitions.get_last_partition_key())
+        first = str(metadata["first_date"].value)
+        last = min(str(metadata["last_date"].value), daily_partitions.get_last_partition_key() or "")
         if first > last:
             continue
         requests.append(
             dg.RunRequest(
                 run_key=f"import-pipeline-{name}",
                 job_name=daily_pipeline_job.name,
-                tags={RANGE_START: first, RANGE_END: last, "leadflow/import": name},
+                tags={RANGE_START_TAG: first, RANGE_END_TAG: last, IMPORT_TAG: name},
             )
         )
     return dg.SensorResult(

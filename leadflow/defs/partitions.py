@@ -4,6 +4,8 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from leadflow.defs.constants import DUCKDB_WRITE_POOL
+
 PARTITIONS_START = "1997-01-01"  # the oldest business email in the sample archive is from 1997
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START)
@@ -11,10 +13,6 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START)
 # Every pipeline asset takes a whole partition range in one run: a backfill of years of
 # email is one run that parses each source once, not one run per day.
 single_run = dg.BackfillPolicy.single_run()
-
-# DuckDB allows one writer process: every asset that writes runs in this pool (limit 1 in
-# dagster.yaml). The LLM assets write too, so the pool also bounds LLM work across runs.
-DUCKDB_WRITE_POOL = "duckdb_write"
 
 
 def pipeline_asset(*, group_name: str, kinds: set[str], description: str, deps: tuple[str, ...] = ()):

@@ -6,43 +6,47 @@
 - `incident_sensor`: every failed run of this code location becomes a row in `incidents`.
 """
 
+from collections.abc import Iterable
 from datetime import date
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster_duckdb import DuckDBResource
 
+from leadflow.defs import checks
+from leadflow.defs.assets.publish import published_leads
+from leadflow.defs.constants import (
+    PARTITION_TAG,
+    PROFILE_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    RERUN_OF_TAG,
+    SAFE_PROFILE,
+)
 from leadflow.defs.jobs import daily_pipeline_job
 from leadflow.defs.partitions import daily_partitions
 from leadflow.storage.publication import mark_failed, published_versions, rollback
-from leadflow.storage.warehouse import ensure_tables
+from leadflow.storage.warehouse import append
 
-PROFILE_TAG = "leadflow/profile"
-SAFE_PROFILE = "safe"
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-POST_PUBLISH_GATES = {dg.AssetCheckKey(dg.AssetKey("published_leads"), "published_leads_drift_gate")}
-GATED_CHECKS = [
-    dg.AssetCheckKey(dg.AssetKey(asset), name)
-    for asset, name in [
-        ("raw_signals", "raw_signals_unique_ids"),
-        ("raw_signals", "raw_signals_dates_in_range"),
-        ("raw_signals", "raw_signals_quarantine_rate"),
-        ("signal_embeddings", "embeddings_valid"),
-        ("prefilter_scores", "prefilter_valid_output_rate"),
-        ("prefilter_scores", "prefilter_scores_consistent"),
-        ("prefilter_scores", "prefilter_golden_set"),
-        ("dossiers", "dossiers_valid"),
-        ("quality_metrics", "quality_error_rate"),
-        ("published_leads", "published_leads_drift_gate"),
-    ]
-]
+
+def gated_checks(
+    check_defs: Iterable[dg.AssetChecksDefinition],
+) -> tuple[list[dg.AssetCheckKey], set[dg.AssetCheckKey]]:
+    """(gated, post-publish) check keys: every blocking check, and every check on the publish
+    asset (its failure rolls the published version back)."""
+    specs = [spec for check_def in check_defs for spec in check_def.check_specs]
+    post_publish = {spec.key for spec in specs if spec.asset_key == published_leads.key}
+    return [spec.key for spec in specs if spec.blocking or spec.key in post_publish], post_publish
+
+
+GATED_CHECKS, POST_PUBLISH_GATES = gated_checks(dg.load_asset_checks_from_modules([checks]))
 
 
 def run_partitions(run: dg.DagsterRun) -> tuple[str, str] | None:
     """The (first, last) partition key of a run, from its tags."""
-    if RANGE_START in run.tags:
-        return run.tags[RANGE_START], run.tags[RANGE_END]
-    key = run.tags.get("dagster/partition")
+    if RANGE_START_TAG in run.tags:
+        return run.tags[RANGE_START_TAG], run.tags[RANGE_END_TAG]
+    key = run.tags.get(PARTITION_TAG)
     return (key, key) if key else None
 
 
@@ -52,10 +56,10 @@ def _days(first: str, last: str) -> list[date]:
 
 
 def safe_rerun(run: dg.DagsterRun, first: str, last: str) -> dg.RunRequest:
-    tags = {PROFILE_TAG: SAFE_PROFILE, "leadflow/rerun_of": run.run_id}
+    tags = {PROFILE_TAG: SAFE_PROFILE, RERUN_OF_TAG: run.run_id}
     if first == last:
         return dg.RunRequest(run_key=f"safe-rerun-{run.run_id}", partition_key=first, tags=tags)
-    return dg.RunRequest(run_key=f"safe-rerun-{run.run_id}", tags={**tags, RANGE_START: first, RANGE_END: last})
+    return dg.RunRequest(run_key=f"safe-rerun-{run.run_id}", tags={**tags, RANGE_START_TAG: first, RANGE_END_TAG: last})
 
 
 @dg.sensor(
@@ -84,19 +88,17 @@ def quality_gate_sensor(context: dg.SensorEvaluationContext, duckdb: DuckDBResou
     for record_id, key, record in failures:
         run = context.instance.get_run_by_id(record.run_id)
         span = run_partitions(run) if run else None
-        if span is not None:
+        if run is not None and span is not None:
             days = _days(*span)
             reason = f"check {key.asset_key.to_user_string()}:{key.name} failed"
             with duckdb.get_connection() as conn:
-                ensure_tables(conn)
                 if key in POST_PUBLISH_GATES:
                     for day in days:
                         if published_versions(conn, [day]).get(day) == record.run_id:
                             rollback(conn, day, note=reason)
                 mark_failed(conn, days, record.run_id, reason)
             if run.tags.get(PROFILE_TAG) != SAFE_PROFILE:
-                request = safe_rerun(run, *span)
-                requests[request.run_key] = request
+                requests[run.run_id] = safe_rerun(run, *span)
             handled.append(f"{key.name}@{record.run_id[:8]}")
         cursor = max(cursor, record_id)
     if handled:
@@ -112,8 +114,13 @@ def incident_sensor(context: dg.RunFailureSensorContext, duckdb: DuckDBResource)
     run = context.dagster_run
     span = run_partitions(run)
     with duckdb.get_connection() as conn:
-        ensure_tables(conn)
-        conn.execute(
-            "INSERT INTO incidents (run_id, job, partitions, error) VALUES (?, ?, ?, ?)",
-            [run.run_id, run.job_name, "..".join(span) if span else None, context.failure_event.message[:2000]],
+        append(
+            conn,
+            "incidents",
+            {
+                "run_id": run.run_id,
+                "job": run.job_name,
+                "partitions": "..".join(span) if span else None,
+                "error": (context.failure_event.message or "")[:2000],
+            },
         )

@@ -17,6 +17,8 @@ BUCKETS = ("red_hot", "warm", "nurture", "parked", "filtered")
 
 @dataclass(frozen=True)
 class Thresholds:
+    """Bucket and cascade cut-offs. These defaults are the only ones: `PipelineSettings` reads them."""
+
     red_hot: int = 80
     warm: int = 60
     nurture: int = 40

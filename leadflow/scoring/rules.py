@@ -11,12 +11,7 @@ MARKETING_TITLE = re.compile(
     r"communications?|growth|demand gen\w*|copywrit\w*)\b",
     re.IGNORECASE,
 )
-HIRING_TEXT = re.compile(r"\b(hiring|we are looking for|join our team|job opening|vacanc\w+|apply)\b", re.IGNORECASE)
 
 
 def title_keyword_hit(title: str) -> bool:
     return bool(MARKETING_TITLE.search(title or ""))
-
-
-def hiring_language(text: str) -> bool:
-    return bool(HIRING_TEXT.search(text or ""))

@@ -8,7 +8,8 @@ from datetime import date
 
 import duckdb
 
-from leadflow.storage.warehouse import ensure_tables, transaction
+from leadflow.storage.schema import VERSIONED
+from leadflow.storage.warehouse import ensure_schema, has_schema, transaction
 
 KEEP_VERSIONS = 3  # unpublished versions kept per partition (failed ones stay for inspection)
 
@@ -16,7 +17,8 @@ KEEP_VERSIONS = 3  # unpublished versions kept per partition (failed ones stay f
 def working_versions(conn: duckdb.DuckDBPyConnection, partition_dates: Sequence[date], run_id: str) -> dict[date, str]:
     """The version each partition's downstream stages read: this run's if it wrote one, else
     the published one, else the newest version that has not failed."""
-    ensure_tables(conn)
+    if not has_schema(conn):
+        return {}
     rows = conn.execute(
         """
         WITH days AS (SELECT UNNEST(?::DATE[]) AS partition_date),
@@ -47,7 +49,8 @@ def version_filter(versions: dict[date, str]) -> tuple[str, list]:
 
 
 def published_versions(conn: duckdb.DuckDBPyConnection, partition_dates: Sequence[date]) -> dict[date, str]:
-    ensure_tables(conn)
+    if not has_schema(conn):
+        return {}
     rows = conn.execute(
         "SELECT partition_date, run_id FROM current_publications WHERE partition_date = ANY(?::DATE[])",
         [list(partition_dates)],
@@ -57,14 +60,15 @@ def published_versions(conn: duckdb.DuckDBPyConnection, partition_dates: Sequenc
 
 def publish(conn: duckdb.DuckDBPyConnection, versions: dict[date, str], note: str = "") -> dict[date, str | None]:
     """Point each partition at its version; returns the versions they replaced."""
-    ensure_tables(conn)
+    ensure_schema(conn)
     previous = published_versions(conn, list(versions))
     with transaction(conn):
         for day, run_id in versions.items():
             if previous.get(day) == run_id:
                 continue
             conn.execute(
-                "INSERT INTO publications (partition_date, run_id, prev_run_id, action, note) VALUES (?, ?, ?, 'publish', ?)",
+                """INSERT INTO publications (partition_date, run_id, prev_run_id, action, note)
+                   VALUES (?, ?, ?, 'publish', ?)""",
                 [day, run_id, previous.get(day), note],
             )
             conn.execute(
@@ -79,7 +83,7 @@ def rollback(conn: duckdb.DuckDBPyConnection, day: date, note: str = "") -> tupl
 
     Repeated rollbacks keep stepping back through the publication history.
     """
-    ensure_tables(conn)
+    ensure_schema(conn)
     current = conn.execute(
         "SELECT run_id, prev_run_id FROM current_publications WHERE partition_date = ?", [day]
     ).fetchone()
@@ -96,7 +100,8 @@ def rollback(conn: duckdb.DuckDBPyConnection, day: date, note: str = "") -> tupl
         before_target = row[0] if row else None
     with transaction(conn):
         conn.execute(
-            "INSERT INTO publications (partition_date, run_id, prev_run_id, action, note) VALUES (?, ?, ?, 'rollback', ?)",
+            """INSERT INTO publications (partition_date, run_id, prev_run_id, action, note)
+               VALUES (?, ?, ?, 'rollback', ?)""",
             [day, to_run, before_target, note or f"rolled back from {from_run}"],
         )
         conn.execute(
@@ -108,19 +113,11 @@ def rollback(conn: duckdb.DuckDBPyConnection, day: date, note: str = "") -> tupl
 
 def mark_failed(conn: duckdb.DuckDBPyConnection, partition_dates: Sequence[date], run_id: str, reason: str) -> None:
     """Quarantine a version: it is kept for inspection but never read downstream or published."""
-    ensure_tables(conn)
+    ensure_schema(conn)
     conn.executemany(
         "INSERT INTO version_status (partition_date, run_id, status, detail) VALUES (?, ?, 'failed', ?)",
         [[day, run_id, reason] for day in partition_dates],
     )
-
-
-def version_state(conn: duckdb.DuckDBPyConnection, day: date, run_id: str) -> str | None:
-    row = conn.execute(
-        "SELECT status FROM version_status WHERE partition_date = ? AND run_id = ? ORDER BY seq DESC LIMIT 1",
-        [day, run_id],
-    ).fetchone()
-    return row[0] if row else None
 
 
 def _prune(conn: duckdb.DuckDBPyConnection, partition_dates: list[date]) -> None:
@@ -141,7 +138,7 @@ def _prune(conn: duckdb.DuckDBPyConnection, partition_dates: list[date]) -> None
         """,
         [partition_dates],
     )
-    for table in ("prefilter_scores", "dossiers", "version_status"):
+    for table in (*VERSIONED, "version_status"):
         conn.execute(
             f"DELETE FROM {table} t USING prunable x WHERE t.partition_date = x.partition_date AND t.run_id = x.run_id"
         )

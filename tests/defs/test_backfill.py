@@ -12,12 +12,11 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
+from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
 from leadflow.ingest.emails import iter_mbox_messages
 from leadflow.paths import PROJECT_ROOT
 from tests.conftest import SMALL_MODEL
 from tests.defs.conftest import ASSETS, CHECKS, IMPORT_DAY, SAMPLES, make_workspace, table
-
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def _month_of_email(target, year_month: bytes) -> None:
@@ -34,7 +33,7 @@ def _range(workspace, first: str, last: str, instance=None):
         [*ASSETS, *CHECKS],
         resources=workspace["resources"],
         instance=instance or dg.DagsterInstance.ephemeral(),
-        tags={RANGE_START: first, RANGE_END: last},
+        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
         raise_on_error=False,
     )
 

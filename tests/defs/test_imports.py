@@ -5,6 +5,7 @@ import shutil
 
 import dagster as dg
 
+from leadflow.defs.constants import RANGE_START_TAG
 from leadflow.defs.imports import import_file, import_files, import_folder_sensor
 from leadflow.defs.resources import PipelineSettings
 from tests.defs.conftest import SAMPLES, slice_mbox
@@ -35,7 +36,7 @@ def test_a_dropped_mbox_is_registered_validated_and_run_once(tmp_path):
         pipeline_runs = [r for r in second.run_requests if r.job_name == "daily_pipeline"]
         assert len(pipeline_runs) == 1 and second.dynamic_partitions_requests == []
         tags = pipeline_runs[0].tags
-        assert tags["dagster/asset_partition_range_start"] == metadata["first_date"].value
+        assert tags[RANGE_START_TAG] == metadata["first_date"].value
         assert pipeline_runs[0].run_key == "import-pipeline-backlog.mbox"  # Dagster runs a run key once
 
         shutil.copy(SAMPLES / "crunchbase_sample.csv", folder / "accounts.csv")

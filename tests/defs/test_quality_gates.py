@@ -6,11 +6,41 @@ import pandas as pd
 import pytest
 import yaml
 
+from leadflow.definitions import defs
+from leadflow.defs import checks
+from leadflow.defs.constants import PROFILE_TAG, SAFE_PROFILE
 from leadflow.defs.jobs import rollback_partition
-from leadflow.defs.sensors import PROFILE_TAG, SAFE_PROFILE, quality_gate_sensor
+from leadflow.defs.sensors import GATED_CHECKS, POST_PUBLISH_GATES, gated_checks, quality_gate_sensor
 from tests.defs.conftest import IMPORT_DAY, make_workspace, materialize, table
 
 DAY = IMPORT_DAY.isoformat()
+
+
+def test_every_blocking_check_and_the_post_publish_gate_are_handled_by_the_sensor():
+    graph = defs().get_repository_def().asset_graph
+    blocking = {key for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
+    drift_gate = dg.AssetCheckKey(dg.AssetKey("published_leads"), "published_leads_drift_gate")
+    assert set(POST_PUBLISH_GATES) == {drift_gate}
+    assert set(GATED_CHECKS) == blocking | POST_PUBLISH_GATES  # the warn-only drift check is not gated
+    assert len(GATED_CHECKS) == 10
+
+
+def test_a_newly_defined_blocking_check_is_gated_without_listing_it():
+    @dg.asset_check(asset="dossiers", blocking=True)
+    def dossiers_new_gate() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    @dg.asset_check(asset="dossiers")
+    def dossiers_new_report() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    gated, post_publish = gated_checks(
+        [*dg.load_asset_checks_from_modules([checks]), dossiers_new_gate, dossiers_new_report]
+    )
+    assert dg.AssetCheckKey(dg.AssetKey("dossiers"), "dossiers_new_gate") in gated
+    assert dg.AssetCheckKey(dg.AssetKey("dossiers"), "dossiers_new_report") not in gated
+    assert set(gated) == {*GATED_CHECKS, dg.AssetCheckKey(dg.AssetKey("dossiers"), "dossiers_new_gate")}
+    assert post_publish == POST_PUBLISH_GATES
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +109,7 @@ def test_a_prompt_that_breaks_the_json_is_blocked_and_never_published(workspace,
 
 
 def test_the_sensor_quarantines_the_failed_version_and_requests_one_safe_rerun(workspace, instance, broken_run):
-    result, _ = broken_run
+    result, _ = broken_run  # noqa: RUF059 (read by the query below)
     resources = {"duckdb": workspace["resources"]["duckdb"]}
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         first = quality_gate_sensor(context)

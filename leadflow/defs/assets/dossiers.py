@@ -3,16 +3,16 @@
 import json
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from leadflow.defs.metadata import Progress, llm_metadata, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
-from leadflow.llm.client import LLMClient
 from leadflow.llm.types import InvalidOutput
+from leadflow.llm.validation import validate_json
 from leadflow.scoring.dossier_rules import dossier_problems, dossier_text
 from leadflow.scoring.icp import icp_context, load_icp
+from leadflow.storage import schema
 from leadflow.storage.publication import version_filter, working_versions
 from leadflow.storage.warehouse import write_version
 
@@ -23,7 +23,7 @@ def dossier_validator(source_text: str):
     """Schema validation plus the dossier rules, so a bad dossier is repaired or falls back."""
 
     def validate(template, response):
-        value = LLMClient._validate(template, response)
+        value = validate_json(template, response)
         problems = dossier_problems(value, source_text)
         if problems:
             raise InvalidOutput("; ".join(problems), response.text)
@@ -59,7 +59,7 @@ def dossiers(
         ).df()
     client = llm.client()
     template = client.prompts.get(TEMPLATE)
-    ctx = icp_context(load_icp(pipeline.path(pipeline.icp_path)))
+    ctx = icp_context(load_icp(pipeline.icp_file()))
     unique = leads.drop_duplicates("content_hash")
     context.log.info(
         f"{len(leads)} leads at or above {pipeline.dossier_threshold}; {len(unique)} unique dossiers to write"
@@ -99,7 +99,6 @@ def dossiers(
     for row in leads.itertuples():
         result = by_hash[row.content_hash]
         failed = isinstance(result, Exception)
-        rec = None if failed else result.record
         rows.append(
             {
                 "partition_date": row.partition_date,
@@ -112,35 +111,11 @@ def dossiers(
                 "model": None if failed else result.model,
                 "prompt_version": template.label,
                 "error": str(result) if failed else None,
-                "llm_calls": rec.engine_calls if rec else 0,
-                "cache_tier": rec.cache_tier if rec else None,
-                "latency_s": rec.latency_s if rec else None,
-                "tokens_in": rec.prompt_tokens if rec else 0,
-                "tokens_out": rec.completion_tokens if rec else 0,
+                **schema.llm_cost(None if failed else result.record),
                 "run_id": context.run.run_id,
             }
         )
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "partition_date",
-            "signal_id",
-            "title",
-            "final_score",
-            "bucket",
-            "dossier",
-            "chars",
-            "model",
-            "prompt_version",
-            "error",
-            "llm_calls",
-            "cache_tier",
-            "latency_s",
-            "tokens_in",
-            "tokens_out",
-            "run_id",
-        ],
-    )
+    frame = schema.frame("dossiers", rows)
     with duckdb.get_connection() as conn:
         write_version(conn, "dossiers", dates, context.run.run_id, frame)
     summary = recorder.summary()

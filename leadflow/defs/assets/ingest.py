@@ -5,7 +5,6 @@ from collections import Counter
 from dataclasses import asdict
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from leadflow.defs.imports import import_specs
@@ -14,6 +13,7 @@ from leadflow.defs.partitions import daily_partitions, partition_dates, pipeline
 from leadflow.defs.resources import PipelineSettings
 from leadflow.ingest import Rejection, load_sources, read_source
 from leadflow.ingest.sources import import_date_of
+from leadflow.storage import schema
 from leadflow.storage.warehouse import replace_partitions
 
 PROGRESS_EVERY = 5000
@@ -24,21 +24,23 @@ PROGRESS_EVERY = 5000
     kinds={"duckdb", "python"},
     description=(
         "Signals from every source in resources/sources.yaml and every file in the imports folder "
-        "(job postings, email archives, account CSVs), normalized, hashed and placed in the partition of their own date (undated records: "
-        "their source's import date). Bad records go to the quarantined_signals table with a reason."
+        "(job postings, email archives, account CSVs), normalized, hashed and placed in the partition of "
+        "their own date (undated records: their source's import date). Bad records go to the "
+        "quarantined_signals table with a reason."
     ),
 )
 def raw_signals(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
 ) -> dg.MaterializeResult:
     dates = partition_dates(context)
+    run_id = context.run.run_id
     wanted = set(dates)
     first_day = daily_partitions.start.date()
     signals: list[dict] = []
     rejected: list[dict] = []
     seen_ids: set[str] = set()
     records_read = 0
-    sources_file = pipeline.path(pipeline.sources_path)
+    sources_file = pipeline.sources_file()
     for spec in [*load_sources(sources_file), *import_specs(pipeline.imports_folder())]:
         if not spec.enabled:
             continue
@@ -82,30 +84,11 @@ def raw_signals(
                 continue
             seen_ids.add(record.signal_id)
             row = asdict(record)
-            row["partition_date"] = row["signal_date"]
+            row.update(partition_date=record.signal_date, attributes=json.dumps(record.attributes), run_id=run_id)
             signals.append(row)
 
-    signal_frame = pd.DataFrame(
-        signals,
-        columns=[
-            "partition_date",
-            "signal_id",
-            "source",
-            "kind",
-            "position",
-            "external_id",
-            "signal_date",
-            "title",
-            "company",
-            "text",
-            "content_hash",
-            "attributes",
-        ],
-    )
-    signal_frame["attributes"] = signal_frame["attributes"].map(json.dumps)
-    signal_frame["run_id"] = context.run.run_id
-    reject_frame = pd.DataFrame(rejected, columns=["partition_date", "source", "kind", "position", "reason", "excerpt"])
-    reject_frame["run_id"] = context.run.run_id
+    signal_frame = schema.frame("raw_signals", signals)
+    reject_frame = schema.frame("quarantined_signals", [{**row, "run_id": run_id} for row in rejected])
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "raw_signals", dates, signal_frame)
         replace_partitions(conn, "quarantined_signals", dates, reject_frame)

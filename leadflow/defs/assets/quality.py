@@ -8,6 +8,7 @@ from dagster_duckdb import DuckDBResource
 
 from leadflow.defs.metadata import preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
+from leadflow.storage import schema
 from leadflow.storage.publication import working_versions
 from leadflow.storage.warehouse import replace_partitions
 
@@ -104,7 +105,7 @@ def quality_metrics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -
                 "dossiers": row.dossiers,
                 "dossier_errors": row.dossier_errors,
                 "big_model_share": _rate(row.dossiers + row.dossier_errors, row.signals),
-                "buckets": json.dumps(dict(zip(day_buckets["bucket"], day_buckets["n"].astype(int)))),
+                "buckets": json.dumps(dict(zip(day_buckets["bucket"], day_buckets["n"].astype(int), strict=True))),
                 "llm": json.dumps(
                     {
                         "llm_calls": int(row.llm_calls),
@@ -118,14 +119,14 @@ def quality_metrics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -
                 "run_id": context.run.run_id,
             }
         )
-    frame = pd.DataFrame(rows)
+    frame = schema.frame("quality_metrics", rows)
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "quality_metrics", dates, frame)
     totals = frame[["signals", "quarantined", "scored", "llm_classified", "dossiers", "invalid_outputs"]].sum()
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(frame),
-            **{key: int(value) for key, value in totals.items()},
+            **{str(key): int(value) for key, value in totals.items()},
             "quarantine_rate": _rate(int(totals["quarantined"]), int(totals["signals"] + totals["quarantined"])),
             "big_model_share": _rate(int(totals["dossiers"]), int(totals["signals"])),
             "preview": preview(

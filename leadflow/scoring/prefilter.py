@@ -1,0 +1,153 @@
+"""One run of the cheap-first cascade: the head is fitted on the golden set, every signal gets
+a cheap score, the small model classifies the candidates (highest cheap score first), the two
+blend into the final score and bucket, and the whole cascade is measured on the held-out
+golden set. Dagster-free: the prefilter_scores asset and tests call it.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadflow.llm.client import Completion, LLMClient
+from leadflow.llm.metrics import CallRecord
+from leadflow.scoring.cascade import IcpScorer, Thresholds, fit_scorer, precision_recall
+from leadflow.scoring.embedding import embed_texts, icp_similarities
+from leadflow.scoring.icp import IcpProfile, icp_context
+from leadflow.scoring.rules import title_keyword_hit
+from leadflow.storage.schema import llm_cost
+
+TEMPLATE = "classify_signal"
+ROLE = "prefilter"
+
+Answers = dict[str, Completion | Exception]  # the small model's result per content hash
+
+
+@dataclass
+class Cascade:
+    """The cheap stage fitted for this run, and what the small model is told."""
+
+    client: LLMClient
+    scorer: IcpScorer  # carries the run's thresholds
+    icp_context: str
+    max_chars: int
+    golden: pd.DataFrame
+    golden_cheap_scores: np.ndarray  # each golden row's score from a head that never saw it
+    report: dict[str, Any]  # held-out figures of the cheap stage (fit_scorer's report)
+
+
+def rule_hits(titles: pd.Series) -> np.ndarray:
+    return np.array([title_keyword_hit(t) for t in titles], dtype=bool)
+
+
+def fit_cascade(
+    client: LLMClient, golden: pd.DataFrame, profiles: list[IcpProfile], thresholds: Thresholds, max_chars: int
+) -> Cascade:
+    """Embed the labelled golden postings and fit the cheap scorer on them."""
+    title_vecs = client.embed_many(golden["title"].tolist())
+    sims = np.vstack(list(icp_similarities(client, profiles, embed_texts(client, golden["text"].tolist())).values()))
+    rules = rule_hits(golden["title"])
+    scorer, heldout, report = fit_scorer(title_vecs, rules, sims.max(axis=0), golden["is_icp"].to_numpy(), thresholds)
+    return Cascade(client, scorer, icp_context(profiles), max_chars, golden, heldout, report)
+
+
+def with_cheap_scores(scorer: IcpScorer, signals: pd.DataFrame) -> pd.DataFrame:
+    """`signals` (kind, title, title_vec, icp_similarity) plus rule_hit and cheap_score."""
+    rules = rule_hits(signals["title"])
+    title_vecs = np.vstack(list(signals["title_vec"])) if len(signals) else np.zeros((0, 1))
+    scores = scorer.cheap_scores(signals["kind"], title_vecs, rules, signals["icp_similarity"].to_numpy())
+    return signals.assign(rule_hit=rules, cheap_score=scores)
+
+
+def candidates(frame: pd.DataFrame, min_score: float) -> pd.DataFrame:
+    """Rows the small model is asked about, highest cheap score first (in a long run the likely
+    high-value signals get their answers first), one per content hash."""
+    return (
+        frame[frame["cheap_score"] >= min_score]
+        .sort_values("cheap_score", ascending=False)
+        .drop_duplicates("content_hash")
+    )
+
+
+def classify(cascade: Cascade, todo: pd.DataFrame, on_done: Callable[[int], None] | None = None) -> Answers:
+    """The small model's answer (or its failure) for each row of `todo` (kind, title, text)."""
+
+    def ask(row: Any) -> Completion:
+        variables = {
+            "icp_context": cascade.icp_context,
+            "signal_kind": row.kind,
+            "signal_title": row.title,
+            "signal_text": row.text[: cascade.max_chars],
+        }
+        return cascade.client.complete_json(ROLE, TEMPLATE, variables)
+
+    results = cascade.client.map_concurrent(ask, list(todo.itertuples()), role=ROLE, on_done=on_done)
+    return dict(zip(todo["content_hash"], results, strict=True))
+
+
+def answer(result: Completion | Exception | None) -> tuple[dict[str, Any], CallRecord | None]:
+    """(value, record) of a successful completion, ({}, None) for a failure or no call."""
+    if result is None or isinstance(result, Exception):
+        return {}, None
+    return result.value, result.record
+
+
+def evaluate_golden(cascade: Cascade) -> dict[str, Any]:
+    """Precision/recall of the whole cascade (held-out head + small model) on the golden set."""
+    golden = cascade.golden
+    frame = golden.assign(
+        kind="job_posting", cheap_score=cascade.golden_cheap_scores, content_hash=golden["job_id"].astype(str)
+    )
+    thresholds = cascade.scorer.thresholds
+    answers = classify(cascade, candidates(frame, thresholds.llm_min_score))
+    finals = np.array(
+        [
+            cascade.scorer.blend(cheap, answer(answers.get(key))[0].get("score"))
+            for cheap, key in zip(frame["cheap_score"], frame["content_hash"], strict=True)
+        ]
+    )
+    labels = golden["is_icp"].to_numpy().astype(int)
+    return precision_recall(finals >= thresholds.warm, labels)
+
+
+def score_rows(
+    scorer: IcpScorer, scored: pd.DataFrame, answers: Answers, prompt_label: str, run_id: str
+) -> list[dict[str, Any]]:
+    """The prefilter_scores rows: cheap score, the small model's answer (if it was asked), final
+    score and bucket."""
+    rows = []
+    row: Any  # an itertuples() row: the columns as attributes
+    for row in scored.itertuples():
+        result = answers.get(row.content_hash)
+        value, record = answer(result)
+        llm_score = value.get("score")
+        final = scorer.blend(row.cheap_score, llm_score)
+        rows.append(
+            {
+                "partition_date": row.partition_date,
+                "signal_id": row.signal_id,
+                "kind": row.kind,
+                "title": row.title,
+                "content_hash": row.content_hash,
+                "rule_hit": bool(row.rule_hit),
+                "icp_similarity": float(row.icp_similarity),
+                "cheap_score": float(row.cheap_score),
+                "llm_used": bool(value),
+                "llm_score": llm_score,
+                "hiring": value.get("hiring"),
+                "role_function": value.get("role_function"),
+                "seniority": value.get("seniority"),
+                "reasons": json.dumps(value.get("reasons", [])),
+                "final_score": final,
+                "bucket": scorer.thresholds.bucket(final),
+                "model": result.model if isinstance(result, Completion) and value else None,
+                "prompt_version": prompt_label if result is not None else None,
+                "llm_error": str(result) if isinstance(result, Exception) else None,
+                **llm_cost(record),
+                "run_id": run_id,
+            }
+        )
+    return rows

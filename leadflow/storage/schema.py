@@ -1,0 +1,220 @@
+"""Every DuckDB table and view as data: the DDL and the column lists of the frames the assets
+write both come from here, so a column is added in one place.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from leadflow.llm.metrics import CallRecord
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str
+    default: str | None = None  # filled by DuckDB: never in a frame or an insert
+
+    def ddl(self) -> str:
+        return f"{self.name} {self.sql_type}" + (f" DEFAULT {self.default}" if self.default else "")
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+
+    def ddl(self) -> str:
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(c.ddl() for c in self.columns)})"
+
+    @property
+    def written(self) -> list[str]:
+        """The columns a writer supplies, in table order."""
+        return [c.name for c in self.columns if c.default is None]
+
+
+def _columns(spec: str) -> tuple[Column, ...]:
+    """'name TYPE, name TYPE NOT NULL' -> Columns (types here never contain a comma)."""
+    return tuple(Column(*part.split(maxsplit=1)) for part in (p.strip() for p in spec.split(",")))
+
+
+PARTITION_KEY = _columns("partition_date DATE NOT NULL, signal_id VARCHAR NOT NULL")
+RUN_ID = Column("run_id", "VARCHAR")
+SEQ = Column("seq", "BIGINT", default="nextval('leadflow_seq')")  # orders history rows
+RECORDED_AT = Column("recorded_at", "TIMESTAMP", default="now()")
+
+# What an LLM answer cost, built from its CallRecord by `llm_cost`; quality_metrics sums it.
+LLM_COST = _columns("llm_calls INTEGER, cache_tier VARCHAR, latency_s DOUBLE, tokens_in INTEGER, tokens_out INTEGER")
+
+
+def _llm_accounting(error_column: str) -> tuple[Column, ...]:
+    """Who answered, with which prompt, the failure if any, and the cost: every LLM output table."""
+    return (*_columns(f"model VARCHAR, prompt_version VARCHAR, {error_column} VARCHAR"), *LLM_COST)
+
+
+TABLES: dict[str, Table] = {
+    table.name: table
+    for table in (
+        Table(
+            "raw_signals",
+            (
+                *PARTITION_KEY,
+                *_columns(
+                    "source VARCHAR, kind VARCHAR, position VARCHAR, external_id VARCHAR, signal_date DATE, "
+                    "title VARCHAR, company VARCHAR, text VARCHAR, content_hash VARCHAR, attributes JSON"
+                ),
+                RUN_ID,
+            ),
+        ),
+        Table(
+            "quarantined_signals",
+            (
+                *_columns(
+                    "partition_date DATE NOT NULL, source VARCHAR, kind VARCHAR, position VARCHAR, reason VARCHAR, "
+                    "excerpt VARCHAR"
+                ),
+                RUN_ID,
+            ),
+        ),
+        Table(
+            "signal_embeddings",
+            (
+                *PARTITION_KEY,
+                *_columns(
+                    "model VARCHAR, dims INTEGER, title_vec FLOAT[], text_vec FLOAT[], best_icp VARCHAR, "
+                    "icp_similarity DOUBLE, icp_similarities JSON"
+                ),
+                RUN_ID,
+            ),
+        ),
+        Table(
+            "prefilter_scores",
+            (
+                *PARTITION_KEY,
+                *_columns(
+                    "kind VARCHAR, title VARCHAR, content_hash VARCHAR, rule_hit BOOLEAN, icp_similarity DOUBLE, "
+                    "cheap_score DOUBLE, llm_used BOOLEAN, llm_score INTEGER, hiring BOOLEAN, role_function VARCHAR, "
+                    "seniority VARCHAR, reasons JSON, final_score DOUBLE, bucket VARCHAR"
+                ),
+                *_llm_accounting("llm_error"),
+                RUN_ID,
+            ),
+        ),
+        Table(
+            "dossiers",
+            (
+                *PARTITION_KEY,
+                *_columns("title VARCHAR, final_score DOUBLE, bucket VARCHAR, dossier JSON, chars INTEGER"),
+                *_llm_accounting("error"),
+                RUN_ID,
+            ),
+        ),
+        Table(
+            "quality_metrics",
+            (
+                *_columns(
+                    "partition_date DATE NOT NULL, signals INTEGER, quarantined INTEGER, quarantine_rate DOUBLE, "
+                    "embedded INTEGER, scored INTEGER, llm_classified INTEGER, invalid_outputs INTEGER, "
+                    "invalid_rate DOUBLE, dossiers INTEGER, dossier_errors INTEGER, big_model_share DOUBLE, "
+                    "buckets JSON, llm JSON"
+                ),
+                RUN_ID,
+            ),
+        ),
+        Table(
+            "version_status",
+            (
+                *_columns(
+                    "partition_date DATE NOT NULL, run_id VARCHAR NOT NULL, status VARCHAR NOT NULL, detail VARCHAR"
+                ),
+                SEQ,
+                RECORDED_AT,
+            ),
+        ),
+        Table(
+            "publications",
+            (
+                *_columns(
+                    "partition_date DATE NOT NULL, run_id VARCHAR, prev_run_id VARCHAR, action VARCHAR NOT NULL, "
+                    "note VARCHAR"
+                ),
+                SEQ,
+                RECORDED_AT,
+            ),
+        ),
+        Table(
+            "golden_evaluations",
+            (
+                *_columns(
+                    "run_id VARCHAR NOT NULL, model VARCHAR, prompt_version VARCHAR, golden_rows INTEGER, "
+                    "precision DOUBLE, recall DOUBLE, f1 DOUBLE, report JSON"
+                ),
+                SEQ,
+                RECORDED_AT,
+            ),
+        ),
+        Table(
+            "incidents",
+            (*_columns("run_id VARCHAR NOT NULL, job VARCHAR, partitions VARCHAR, error VARCHAR"), RECORDED_AT),
+        ),
+    )
+}
+VERSIONED = ("prefilter_scores", "dossiers")  # write-audit-publish: one version per run
+SEQUENCES = ("leadflow_seq",)
+
+VIEWS = {
+    "current_publications": """
+        SELECT partition_date, run_id, prev_run_id, action, recorded_at FROM publications
+        QUALIFY row_number() OVER (PARTITION BY partition_date ORDER BY seq DESC) = 1""",
+    "leads": """
+        SELECT p.* FROM prefilter_scores p
+        JOIN current_publications c ON p.partition_date = c.partition_date AND p.run_id = c.run_id""",
+    "published_dossiers": """
+        SELECT d.* FROM dossiers d
+        JOIN current_publications c ON d.partition_date = c.partition_date AND d.run_id = c.run_id""",
+}
+
+
+def statements() -> list[str]:
+    """The DDL that creates the whole schema, idempotently, in dependency order."""
+    return [
+        *(f"CREATE SEQUENCE IF NOT EXISTS {name}" for name in SEQUENCES),
+        *(table.ddl() for table in TABLES.values()),
+        *(f"CREATE OR REPLACE VIEW {name} AS {query}" for name, query in VIEWS.items()),
+    ]
+
+
+def table(name: str) -> Table:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise ValueError(f"unknown table {name!r}") from None
+
+
+def frame(name: str, data: list[dict[str, Any]] | dict[str, Any]) -> pd.DataFrame:
+    """Rows (or columns) for table `name`, with exactly its written columns in table order.
+
+    A missing column is an error rather than a silent NULL; extra keys are left out.
+    """
+    columns = table(name).written
+    built = pd.DataFrame(data)
+    if built.empty and not len(built.columns):
+        return pd.DataFrame(columns=columns)
+    missing = [c for c in columns if c not in built.columns]
+    if missing:
+        raise ValueError(f"rows for {name} lack columns {missing}")
+    return built[columns]
+
+
+def llm_cost(record: CallRecord | None) -> dict[str, Any]:
+    """The LLM_COST columns of one answer (no record: no call was made, or it failed)."""
+    if record is None:
+        return {"llm_calls": 0, "cache_tier": None, "latency_s": None, "tokens_in": 0, "tokens_out": 0}
+    return {
+        "llm_calls": record.engine_calls,
+        "cache_tier": record.cache_tier,
+        "latency_s": record.latency_s,
+        "tokens_in": record.prompt_tokens,
+        "tokens_out": record.completion_tokens,
+    }
