@@ -67,7 +67,7 @@ def measure(
     cache = client.cache
     # Warm pass: promotes every entry into the memory tier and drops keys that are not cached
     # (answers that failed validation are never cached).
-    cached = [(c, k) for c, k in zip(calls, keys) if cache.get(k, kind) is not None]
+    cached = [(c, k) for c, k in zip(calls, keys, strict=True) if cache.get(k, kind) is not None]
     if not cached:
         return {"error": "none of the W1 classifications is cached"}
     calls, keys = [c for c, _ in cached], [k for _, k in cached]

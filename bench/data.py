@@ -106,7 +106,8 @@ def build_w1(
     # `fits(record)` screens out postings leadflow cannot process at all (see runner: a Greek
     # posting overflows the embedder's 512-token batch and fails the whole partition).
     order = rng.sample(pool, len(pool))
-    bases, unfit = [], []
+    bases: list[dict] = []
+    unfit: list[dict] = []
     for record in order:
         if len(bases) == unique:
             break

@@ -13,13 +13,16 @@
 import os
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from dagster_duckdb import DuckDBResource
 
 from leadflow.llm.backends.embedded import EmbeddedBackend
+
+T = TypeVar("T")
 
 
 class Phase:
@@ -46,7 +49,7 @@ class EngineProbe:
                 handle.server = _ServerProxy(handle.server, Path(handle.path).stem, handle)
             return handle
 
-        EmbeddedBackend.engine = engine
+        EmbeddedBackend.engine = engine  # type: ignore[method-assign]  # on purpose: the probe wraps every engine the benchmark loads
         cls._installed = True
 
     @classmethod
@@ -76,7 +79,7 @@ class _ServerProxy:
             result = self._server.handle_chat_completions(body)
             timings = (result or {}).get("timings") or {} if isinstance(result, dict) else {}
         else:
-            state = {"timings": {}}
+            state: dict[str, Any] = {"timings": {}}
 
             def on_chunk(chunk):
                 if isinstance(chunk, dict) and chunk.get("timings"):
@@ -356,7 +359,7 @@ def _package_of(filename: str) -> str:
     return "python stdlib"
 
 
-def profile_by_package(fn) -> tuple[object, dict]:
+def profile_by_package(fn: Callable[[], T]) -> tuple[T, dict]:
     """Run fn under cProfile; own time (tottime) per top-level package, and the top functions.
 
     Builtins (C functions such as sqlite3 execute or time.sleep) are attributed to the package
@@ -371,7 +374,8 @@ def profile_by_package(fn) -> tuple[object, dict]:
     by_package: dict[str, float] = {}
     top = []
     total = 0.0
-    for (filename, line, name), (_cc, nc, tt, _ct, callers) in stats.stats.items():
+    # Stats.stats (the raw table, with callers) is missing from typeshed; get_stats_profile() drops the callers.
+    for (filename, line, name), (_cc, nc, tt, _ct, callers) in stats.stats.items():  # type: ignore[attr-defined]
         package = _package_of(filename)
         if package == "builtins/C" and callers:
             # the caller that spent most time calling it

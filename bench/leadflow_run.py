@@ -6,6 +6,7 @@ user's `.leadflow/` data is never touched. The Dagster instance is a throwaway l
 (SQLite event log, like `make demo`'s).
 """
 
+import contextlib
 import datetime
 import time
 from pathlib import Path
@@ -74,32 +75,34 @@ class Leadflow:
     def materialize(self, first: datetime.date, last: datetime.date, phase: str, instance=None) -> dict:
         instance = instance or self.instance
         Phase.name = phase
-        kwargs, tags = {}, {}
+        partition_key, tags = None, {}
         if first == last:
-            kwargs["partition_key"] = first.isoformat()
+            partition_key = first.isoformat()
         else:
             tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
         watch = CpuWatch()
         with self.client.metrics.track() as recorder:
             started = time.perf_counter()
             result = self.job.execute_in_process(
-                instance=instance, tags=tags, raise_on_error=False, run_config=QUIET_RUN_CONFIG, **kwargs
+                instance=instance,
+                tags=tags,
+                partition_key=partition_key,
+                raise_on_error=False,
+                run_config=QUIET_RUN_CONFIG,
             )
             wall = time.perf_counter() - started
         cpu = watch.stop()
         Phase.name = f"{phase}:after"
         records = list(recorder.records)
         failures = []
-        succeeded = sorted({e.step_key for e in result.all_events if e.is_step_success})
+        succeeded = sorted({e.step_key for e in result.all_events if e.is_step_success and e.step_key})
         for event in result.all_events:
             if event.is_step_failure:
                 error = getattr(event.event_specific_data, "error", None)
                 failures.append({"step": event.step_key, "error": (error.message.strip()[:500] if error else "")})
         checks_failed = []
-        try:
+        with contextlib.suppress(Exception):
             checks_failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-        except Exception:
-            pass
         errors: dict[str, int] = {}
         for rec in records:
             if rec.error:

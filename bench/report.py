@@ -105,7 +105,7 @@ def figures(r: dict) -> tuple[dict, list[dict]]:
 def _rss_figures(rss: dict | None) -> dict:
     if not rss or not rss.get("points"):
         return {}
-    out = {}
+    out: dict = {}
     pts = [p for p in rss["points"] if "peak_rss_kb" in p.get("ingest", {}) and "peak_rss_kb" in p.get("parse", {})]
     if len(pts) < 2:
         return {

@@ -64,7 +64,9 @@ def _ingest(sources: str, first: str, last: str, workdir: str) -> dict:
     rows = None
     for event in result.get_asset_materialization_events():
         value = event.materialization.metadata.get("dagster/row_count")
-        rows = (rows or 0) + (value.value if value is not None else 0)
+        count = 0 if value is None else value.value
+        assert isinstance(count, int)  # Dagster records the row count as an int
+        rows = (rows or 0) + count
     return {
         "baseline_kb": baseline,
         "success": result.success,

@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -46,6 +47,7 @@ class Config:
 
     @classmethod
     def build(cls, scale: float = 1.0, quick: bool = False, **overrides) -> "Config":
+        base: dict[str, Any]
         if quick:
             base = dict(
                 w1_unique=6,
@@ -186,6 +188,7 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
         f"{results['w1']['llm']['cache_hits']} hits"
     )
 
+    assert lf.client.cache is not None  # the factory always builds one
     memory = next((t for t in lf.client.cache.tiers if t.name == "memory"), None)
 
     # -- W3 on W1: a new run of the same day (a new run process starts with an empty memory tier).

@@ -208,6 +208,7 @@ def cache(args) -> None:
     from leadflow.defs.resources import LLMResource
 
     tiered = LLMResource.from_env().client().cache
+    assert tiered is not None  # the factory always builds one, if with no tiers
     if args.action == "stats":
         print(json.dumps(tiered.stats(), indent=2))
     elif args.action == "clear":

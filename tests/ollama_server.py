@@ -26,6 +26,7 @@ in flight than its bound.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import select
@@ -177,15 +178,11 @@ class _Handler(BaseHTTPRequestHandler):
     def reset(self) -> None:
         """Drop the connection with a TCP RST and no response."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
         for stream in (self.rfile, self.wfile):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
         self.connection.close()
 
     # ---- routes -----------------------------------------------------------------------------
@@ -298,6 +295,7 @@ class OllamaTestServer:
     def url(self) -> str:
         assert self._httpd is not None, "server not started"
         host, port = self._httpd.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server: its address is a (host, port) pair
         return f"http://{host}:{port}"
 
     def close(self) -> None:
@@ -308,10 +306,8 @@ class OllamaTestServer:
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -604,11 +600,11 @@ class OllamaTestServer:
 
     def _chat(self, h: _Handler, body: dict, ex: _Exchange) -> None:
         started = time.perf_counter()
-        model = body.get("model")
-        entry = self._model(model)
+        entry = self._model(body.get("model"))
         if entry is None:
-            self._not_found(h, model, ex)
+            self._not_found(h, body.get("model"), ex)
             return
+        model = entry.name
         if entry.embedding:
             h.send_json(400, {"error": f'"{model}" does not support chat'}, ex=ex)
             return

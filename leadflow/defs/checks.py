@@ -196,7 +196,9 @@ def prefilter_scores_consistent(
         where, params = _this_run(conn, context)
         frame = conn.execute(f"SELECT final_score, bucket FROM prefilter_scores WHERE {where}", params).df()
     out_of_range = int(((frame["final_score"] < 0) | (frame["final_score"] > 100)).sum())
-    wrong_bucket = int(sum(thresholds.bucket(s) != b for s, b in zip(frame["final_score"], frame["bucket"])))
+    wrong_bucket = int(
+        sum(thresholds.bucket(s) != b for s, b in zip(frame["final_score"], frame["bucket"], strict=True))
+    )
     return dg.AssetCheckResult(
         passed=out_of_range == 0 and wrong_bucket == 0,
         metadata={"rows": len(frame), "out_of_range": out_of_range, "wrong_bucket": wrong_bucket},
@@ -283,6 +285,7 @@ def dossiers_valid(
     context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, llm: LLMResource, pipeline: PipelineSettings
 ) -> dg.AssetCheckResult:
     schema = llm.prompt_library().get(DOSSIER_TEMPLATE).output_schema
+    assert schema is not None, f"{DOSSIER_TEMPLATE} declares no output schema"
     with duckdb.get_connection() as conn:
         where, params = _this_run(conn, context)
         stored = conn.execute(

@@ -82,10 +82,10 @@ def _to_signal(
 ) -> Signal:
     if len(row) != len(header):
         raise _Reject(f"bad_row: {len(row)} fields, header has {len(header)}")
-    for column, value in zip(header, row):
+    for column, value in zip(header, row, strict=True):
         if _UNDECODABLE.search(value):
             raise _Reject(f"undecodable: invalid UTF-8 in column {column}")
-    record = {column: value.strip() for column, value in zip(header, row)}
+    record = {column: value.strip() for column, value in zip(header, row, strict=True)}
 
     for column in REQUIRED_COLUMNS:
         if column not in record:

@@ -331,9 +331,11 @@ class RedisTier(CacheTier):
     def get(self, key: str, kind: str) -> bytes | None:
         rkey = self._rkey(key, kind)
         try:
-            return self._client.get(rkey)
+            value = self._client.get(rkey)
         except (redis.RedisError, OSError) as exc:
             raise CacheUnavailable(f"redis GET failed: {exc}") from exc
+        assert not isinstance(value, str)  # the client is built without decode_responses: values are bytes
+        return value
 
     def set(self, key: str, kind: str, value: bytes, ttl_s: float | None) -> None:
         _check_ttl(ttl_s)

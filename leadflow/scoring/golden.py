@@ -13,5 +13,6 @@ def load_golden(path: Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: golden rows lack {sorted(missing)}")
     frame["is_icp"] = frame["is_icp"].astype(bool)
-    frame["text"] = (frame["title"] + ". " + frame.get("description", "").fillna("")).str.strip()
+    description = frame["description"].fillna("") if "description" in frame.columns else ""
+    frame["text"] = (frame["title"] + ". " + description).str.strip()
     return frame

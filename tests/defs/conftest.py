@@ -31,9 +31,7 @@ CHECKS = dg.load_asset_checks_from_modules([checks])
 
 def slice_jobs(target: Path, positives: int = 6, others: int = 6) -> int:
     """ICP positives from the golden set plus ordinary postings: every stage gets work."""
-    golden = [
-        json.loads(line) for line in (RESOURCES_DIR / "golden" / "golden_100.jsonl").read_text().splitlines()
-    ]
+    golden = [json.loads(line) for line in (RESOURCES_DIR / "golden" / "golden_100.jsonl").read_text().splitlines()]
     icp = {g["job_id"] for g in golden if g["is_icp"]}
     lines = (SAMPLES / "jobs_sample.jsonl").read_text().splitlines()
     chosen = [line for line in lines if json.loads(line)["job_id"] in icp][:positives]

@@ -49,8 +49,14 @@ def test_definitions_inventory():
         "incident_sensor",
         "quality_gate_sensor",
     ]
-    for obj in [*repo.get_all_jobs(), *repo.schedule_defs, *repo.sensor_defs]:
+    named: list[dg.JobDefinition | dg.ScheduleDefinition | dg.SensorDefinition] = [
+        *repo.get_all_jobs(),
+        *repo.schedule_defs,
+        *repo.sensor_defs,
+    ]
+    for obj in named:
         assert obj.name.startswith("__") or obj.description, obj.name
+    assert definitions.resources is not None
     assert sorted(definitions.resources) == ["duckdb", "llm", "pipeline"]
 
 
@@ -64,6 +70,7 @@ def test_every_asset_is_daily_single_run_and_in_the_writer_pool():
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
         assert asset.descriptions_by_key[key]
         node = asset.node_def
+        assert isinstance(node, dg.OpDefinition), key
         assert node.pool == "duckdb_write", key
 
 
@@ -73,4 +80,5 @@ def test_schedule_requests_yesterday_and_starts_stopped():
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     context = dg.build_schedule_context(scheduled_execution_time=__import__("datetime").datetime(2026, 11, 21, 6, 0))
     requests = schedule.evaluate_tick(context).run_requests
+    assert requests is not None
     assert [r.partition_key for r in requests] == ["2026-11-20"]

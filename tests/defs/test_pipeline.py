@@ -48,7 +48,7 @@ def test_pipeline_materializes_every_stage_with_real_content(workspace, first_ru
     assert len(scores) == len(raw)
     assert scores["final_score"].between(0, 100).all()
     thresholds = workspace["resources"]["pipeline"].thresholds()
-    assert all(thresholds.bucket(s) == b for s, b in zip(scores["final_score"], scores["bucket"]))
+    assert all(thresholds.bucket(s) == b for s, b in zip(scores["final_score"], scores["bucket"], strict=True))
     assert set(scores["bucket"]) <= set(BUCKETS)
     assert scores["llm_used"].any(), "the small model classified at least one candidate"
     classified = scores[scores["llm_used"]]

@@ -113,12 +113,14 @@ def test_the_sensor_quarantines_the_failed_version_and_requests_one_safe_rerun(w
     resources = {"duckdb": workspace["resources"]["duckdb"]}
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         first = quality_gate_sensor(context)
+    assert isinstance(first, dg.SensorResult) and first.run_requests is not None
     assert [r.partition_key for r in first.run_requests] == [DAY]
     assert first.run_requests[0].tags[PROFILE_TAG] == SAFE_PROFILE
     statuses = table(workspace, "version_status").query("run_id == @result.run_id")
     assert "failed" in set(statuses["status"])
     with dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor) as context:
         second = quality_gate_sensor(context)
+    assert isinstance(second, dg.SensorResult)
     assert second.run_requests == []  # each failure is handled exactly once
 
 

@@ -129,6 +129,7 @@ def test_the_definitions_read_the_environment(clean_env, monkeypatch):
     monkeypatch.setenv("LEADFLOW_MAX_CONCURRENCY", "3")
     monkeypatch.setenv("LEADFLOW_LLM_MIN_SCORE", "25")
     resources = defs().resources
+    assert resources is not None
     assert resources["llm"].max_concurrency == 3
     assert resources["pipeline"].llm_min_score == 25
     assert resources["duckdb"].database == str(clean_env / "leadflow.duckdb")

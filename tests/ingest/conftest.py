@@ -28,6 +28,13 @@ def split(records: Iterable[Signal | Rejection]) -> tuple[list[Signal], list[Rej
     return signals, rejections
 
 
+def only_signals(records: Iterable[Signal | Rejection]) -> list[Signal]:
+    """Records that must all be signals: fails, with the reasons, if any was quarantined."""
+    signals, rejections = split(records)
+    assert not rejections, reasons(rejections)
+    return signals
+
+
 def reasons(rejections: Iterable[Rejection]) -> dict[str, str]:
     """position -> reason code (the part before the colon)."""
     return {r.position: r.reason.partition(":")[0] for r in rejections}

@@ -16,7 +16,7 @@ from leadflow.ingest.emails import iter_mbox_messages, parse_eml, parse_mbox
 from leadflow.ingest.records import make_content_hash
 from leadflow.ingest.text import WINDOW_MARK, normalize_whitespace, trim_email_body
 
-from .conftest import IMPORT_DATE, SAMPLES, reasons, split
+from .conftest import IMPORT_DATE, SAMPLES, only_signals, reasons, split
 
 ENRON_SAMPLE = SAMPLES / "enron_sample.mbox"
 LOTUS_FORWARD_ONLY = 3  # "----- Forwarded by ..." banner and nothing above it
@@ -71,7 +71,7 @@ def test_a_forwarded_only_email_becomes_a_signal_carrying_the_forwarded_text(tmp
 
 
 def test_a_forward_with_a_note_keeps_the_note_apart(tmp_path, sample):
-    (signal,) = _parse(tmp_path, [sample[FORWARD_WITH_NOTE]])
+    (signal,) = only_signals(_parse(tmp_path, [sample[FORWARD_WITH_NOTE]]))
     body = _body(sample[FORWARD_WITH_NOTE])
     note = signal.attributes["forward_note"]
     note_is_the_senders_words = note == trim_email_body(body) and len(note) > 20
@@ -91,7 +91,7 @@ def test_gmail_forward_with_a_note(tmp_path):
         b"Date: Sun, 1 Jul 2001\nSubject: Opening\nTo: rep@example.com\n\n"
         b"We are hiring our first PR manager.\n"
     )
-    (signal,) = _parse_eml(tmp_path, raw)
+    (signal,) = only_signals(_parse_eml(tmp_path, raw))
     assert signal.text == "We are hiring our first PR manager."
     assert signal.attributes["forwarded"] is True
     assert signal.attributes["forward_note"] == "See below, a good fit for us?"
@@ -108,7 +108,7 @@ def test_a_quoted_reply_is_trimmed_only_when_its_original_is_in_the_archive(tmp_
     assert kept_the_quote
     assert trimmed.content_hash == make_content_hash(trimmed.title, own)  # the sender's words alone
     assert alone.signal_id == trimmed.signal_id  # ids stay on the Message-ID
-    original_first = _parse(tmp_path, [sample[ITS_ORIGINAL], sample[REPLY]])[1]
+    original_first = only_signals(_parse(tmp_path, [sample[ITS_ORIGINAL], sample[REPLY]]))[1]
     assert original_first.content_hash == trimmed.content_hash
 
 
@@ -122,12 +122,12 @@ def test_an_inline_quote_is_trimmed_only_when_its_original_is_in_the_archive(tmp
         b"Subject: Re: Budget\n\nOn Sun, 6 Aug 2000, Lee Wong wrote:\n> Is the budget approved?\n> Thanks\n"
         b"> --\n> Lee Wong\n\nYes, approved.\n"
     )
-    (alone,) = _parse(tmp_path, [reply])
+    (alone,) = only_signals(_parse(tmp_path, [reply]))
     assert alone.text == (
         "On Sun, 6 Aug 2000, Lee Wong wrote:\n> Is the budget approved?\n> Thanks\n> --\n> Lee Wong\n\nYes, approved."
     )
     assert alone.attributes["quote"] == "kept"
-    trimmed = _parse(tmp_path, [reply, original])[0]
+    trimmed = only_signals(_parse(tmp_path, [reply, original]))[0]
     assert (trimmed.text, trimmed.attributes["quote"]) == ("Yes, approved.", "trimmed")
 
 
@@ -143,7 +143,7 @@ def test_a_reply_with_nothing_but_a_quote_of_an_archived_message_is_empty(tmp_pa
     )
     records = _parse(tmp_path, [reply, original])
     assert reasons(r for r in records if isinstance(r, Rejection)) == {f"{tmp_path / 'slice.mbox'}#0": "empty_body"}
-    (alone,) = _parse(tmp_path, [reply])
+    (alone,) = only_signals(_parse(tmp_path, [reply]))
     assert (alone.text, alone.attributes["quote"]) == ("Is the budget approved?", "kept")
 
 
@@ -153,7 +153,7 @@ def test_a_long_email_is_windowed_with_the_cut_recorded(tmp_path):
         b"Message-ID: <long@example.com>\nDate: Mon, 02 Jul 2001 10:00:00 +0000\nFrom: rep@example.com\n"
         b"Subject: Digest\n\n" + "\n\n".join(paragraphs).encode()
     )
-    (signal,) = _parse(tmp_path, [raw], max_chars=5_000)
+    (signal,) = only_signals(_parse(tmp_path, [raw], max_chars=5_000))
     window = signal.attributes["window"]
     original = normalize_whitespace("\n\n".join(paragraphs))
     assert window["original_chars"] == len(original) > 40_000

@@ -8,13 +8,13 @@ Only the small chat model (Qwen2.5-Coder-0.5B Q4_K_M) and the MiniLM embedder ar
 from __future__ import annotations
 
 import os
-from leadflow.paths import RESOURCES_DIR
 from pathlib import Path
 
 import pytest
 
 from leadflow.llm.backends.embedded import EmbeddedBackend, EngineHandle
 from leadflow.llm.catalog import Catalog, load_catalog
+from leadflow.paths import RESOURCES_DIR
 from tests.ollama_server import OllamaTestServer
 
 REPO = Path(__file__).resolve().parents[2]

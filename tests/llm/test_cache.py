@@ -25,6 +25,13 @@ from tests.redis_server import redis_url, start_redis_server
 TTLS = {"classification": 3600.0, "dossier": None, "embedding": 86400.0}
 
 
+def _hit(cache: TieredCache, key: str, kind: str) -> CacheHit:
+    """A lookup that must hit."""
+    hit = cache.get(key, kind)
+    assert isinstance(hit, CacheHit), f"{kind}:{key} missed"
+    return hit
+
+
 @pytest.fixture
 def redis_db():
     url = redis_url()
@@ -77,7 +84,7 @@ def test_memory_bytes_never_exceed_bound_under_churn():
     for i in range(2000):
         value = b"x" * rng.randint(0, 1500)
         tier.set(f"key-{rng.randint(0, 300)}", rng.choice(["classification", "dossier"]), value, None)
-        entries, nbytes = tier.size()
+        _entries, nbytes = tier.size()
         assert nbytes <= 5000
         if i % 100 == 0 and rng.random() < 0.5:
             tier.get(f"key-{rng.randint(0, 300)}", "dossier")
@@ -339,7 +346,7 @@ def test_sqlite_hit_is_promoted_to_memory(sqlite_path):
     assert (first.value, first.tier) == (b"from-disk", "sqlite")
     assert first.lookup_s > 0
     assert memory.get("k", "dossier") == b"from-disk"
-    second = cache.get("k", "dossier")
+    second = _hit(cache, "k", "dossier")
     assert (second.value, second.tier) == (b"from-disk", "memory")
     stats = cache.stats()
     assert stats["memory"] | {"hit_rate": None} == {
@@ -364,9 +371,9 @@ def test_redis_hit_is_promoted_into_memory_and_sqlite(sqlite_path, redis_db):
     seed.close()
     cache = build_cache(1 << 20, sqlite_path, redis_db, TTLS)
     assert [t.name for t in cache.tiers] == ["memory", "sqlite", "redis"]
-    assert cache.get("k", "classification").tier == "redis"
+    assert _hit(cache, "k", "classification").tier == "redis"
     assert cache.tiers[1].get("k", "classification") == b"from-redis"
-    assert cache.get("k", "classification").tier == "memory"
+    assert _hit(cache, "k", "classification").tier == "memory"
     stats = cache.stats()
     assert stats["memory"]["promotions"] == stats["sqlite"]["promotions"] == 1
     assert stats["redis"]["promotions"] == 0
@@ -380,7 +387,7 @@ def test_set_writes_through_every_tier(sqlite_path, redis_db):
         assert tier.get("k", "embedding") == b"\x01\x02", tier.name
     assert {name: s["sets"] for name, s in cache.stats().items()} == {"memory": 1, "sqlite": 1, "redis": 1}
     with pytest.raises(TypeError):
-        cache.set("k", "embedding", "not bytes")
+        cache.set("k", "embedding", "not bytes")  # type: ignore[arg-type]  # on purpose: the runtime type check is under test
     cache.close()
 
 
@@ -426,7 +433,7 @@ def test_per_kind_ttl(sqlite_path, redis_db, raw_redis):
     assert rows["dossier"] is None and rows["unknown"] is None
     time.sleep(0.3)
     assert cache.get("k", "classification") is None  # expired in every tier
-    assert cache.get("k", "dossier").tier == "memory"
+    assert _hit(cache, "k", "dossier").tier == "memory"
     assert cache.expire() == {"memory": 0, "sqlite": 0, "redis": 0}  # memory/sqlite: lazy-deleted
     assert cache.clear("dossier") == {"memory": 1, "sqlite": 1, "redis": 1}
     assert cache.clear() == {"memory": 2, "sqlite": 2, "redis": 2}
@@ -487,8 +494,9 @@ def test_redis_down_falls_through_and_never_raises(sqlite_path, caplog):
         t0 = time.perf_counter()
         hit = cache.get("before", "classification")
         slowest = max(slowest, time.perf_counter() - t0)
+        assert isinstance(hit, CacheHit)
         assert (hit.value, hit.tier) == (b"cached-while-up", "sqlite")
-        assert cache.get("before", "classification").tier == "memory"  # promoted
+        assert _hit(cache, "before", "classification").tier == "memory"  # promoted
         for i in range(20):
             t0 = time.perf_counter()
             assert cache.get(f"missing{i}", "classification") is None
@@ -574,7 +582,7 @@ def test_hit_cost_per_tier(tier_name, sqlite_path, redis_db):
     for i in range(1000):
         cache.set(f"{i:064x}", "classification", value)
     key = f"{500:064x}"
-    assert cache.get(key, "classification").tier == tier_name
+    assert _hit(cache, key, "classification").tier == tier_name
     raw_us = _mean_us(lambda: tier.get(key, "classification"), n)
     cached_us = _mean_us(lambda: cache.get(key, "classification"), n)
     assert cache.stats()[tier_name]["hits"] == n + 1

@@ -42,7 +42,7 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:  # exact (erf) GELU, as in HF BERT
-    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))
+    return 0.5 * x * (1.0 + np.asarray(_erf(x / math.sqrt(2.0)), dtype=np.float64))
 
 
 class NumpyMiniLM:
@@ -194,7 +194,7 @@ def test_embeddings_match_numpy_reference(server, reference):
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)  # server L2-normalises
     # llama.cpp's WordPiece tokenizer yields exactly the HF token ids' count ([CLS] ... [SEP])
     assert resp["usage"]["prompt_tokens"] == sum(len(reference.token_ids(s)) for s in SENTENCES)
-    for text, vec in zip(SENTENCES, got):
+    for text, vec in zip(SENTENCES, got, strict=True):
         ref = reference.embed(text)
         cos = float(vec @ ref / np.linalg.norm(vec))
         assert cos >= 0.999, (text, cos)

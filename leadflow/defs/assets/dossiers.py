@@ -93,7 +93,7 @@ def dossiers(
 
     with client.metrics.track() as recorder:
         results = client.map_concurrent(write, list(unique.itertuples()), role="dossier")
-    by_hash = dict(zip(unique["content_hash"], results))
+    by_hash = dict(zip(unique["content_hash"], results, strict=True))
 
     rows = []
     for row in leads.itertuples():

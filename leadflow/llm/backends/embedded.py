@@ -11,6 +11,7 @@ import importlib
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from leadflow.llm.backends.base import Backend
 from leadflow.llm.catalog import Catalog
@@ -27,6 +28,9 @@ from leadflow.llm.types import (
     RetryableError,
     Timeouts,
 )
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 
 class EngineHandle:
@@ -83,7 +87,7 @@ class EmbeddedBackend(Backend):
         self.threads = threads
         self.endpoint = f"embedded://{self.model_dir}"
         self._paths: dict[str, Path] = {}
-        self._tokenizers: dict[str, object] = {}
+        self._tokenizers: dict[str, Tokenizer] = {}
 
     def model_path(self, model: str) -> Path:
         if model not in self._paths:
@@ -163,9 +167,9 @@ class EmbeddedBackend(Backend):
         )
 
     @staticmethod
-    def _stream(handle: EngineHandle, body: dict, started: float):
+    def _stream(handle: EngineHandle, body: dict, started: float) -> tuple[str, str | None, dict, float | None]:
         parts: list[str] = []
-        state = {"finish": None, "timings": {}, "first": None, "error": None}
+        state: dict[str, Any] = {"finish": None, "timings": {}, "first": None, "error": None}
 
         def on_chunk(chunk: dict) -> None:
             if "error" in chunk:

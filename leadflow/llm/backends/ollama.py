@@ -32,7 +32,11 @@ class OllamaBackend(HttpBackend):
         self._digests: dict[str, str] = {}
 
     def _body(self, request: ChatRequest) -> dict:
-        options = {"temperature": request.temperature, "seed": request.seed, "num_predict": request.max_tokens}
+        options: dict[str, object] = {
+            "temperature": request.temperature,
+            "seed": request.seed,
+            "num_predict": request.max_tokens,
+        }
         if request.num_ctx:
             options["num_ctx"] = request.num_ctx
         if request.stop:
@@ -51,13 +55,13 @@ class OllamaBackend(HttpBackend):
     def chat(self, request: ChatRequest, timeouts: Timeouts, cancel: Cancellation | None = None) -> ChatResponse:
         started = time.perf_counter()
         if not request.stream:
-            final = self._post_json("/api/chat", self._body(request), request.model, timeouts)
+            final: dict = self._post_json("/api/chat", self._body(request), request.model, timeouts)
             if "error" in final:
                 raise RetryableError(f"{self.endpoint}: {final['error']}")
             return self._response(request, final.get("message", {}).get("content", ""), final, started, None)
         parts: list[str] = []
         first_token_s = None
-        final: dict = {}
+        final = {}
         for line in self._stream_lines("/api/chat", self._body(request), request.model, timeouts, cancel):
             try:
                 chunk = json.loads(line)

@@ -57,14 +57,14 @@ class OpenAIBackend(HttpBackend):
             if "error" in data:
                 raise RetryableError(f"{self.endpoint}: {data['error']}")
             choice = data["choices"][0]
-            usage = data.get("usage") or {}
+            usage: dict = data.get("usage") or {}
             return self._response(
                 request, choice["message"].get("content") or "", choice.get("finish_reason"), usage, started, None
             )
         parts: list[str] = []
         first_token_s = None
         finish_reason = None
-        usage: dict = {}
+        usage = {}
         for line in self._stream_lines("/v1/chat/completions", self._body(request), request.model, timeouts, cancel):
             if not line.startswith("data:"):
                 continue
