@@ -14,6 +14,8 @@ from dagster_duckdb import DuckDBResource
 from leadflow.defs.assets.dossiers import TEMPLATE as DOSSIER_TEMPLATE
 from leadflow.defs.partitions import check_dates, daily_partitions
 from leadflow.defs.resources import LLMResource, PipelineSettings
+from leadflow.ingest.emails import KIND as EMAIL_KIND
+from leadflow.ingest.jobs_jsonl import KIND as JOB_KIND
 from leadflow.scoring.cascade import BUCKETS
 from leadflow.scoring.dossier_rules import dossier_problems
 from leadflow.storage.publication import published_versions, version_filter, working_versions
@@ -225,25 +227,25 @@ def prefilter_bucket_drift(
     )
 
 
-@dg.asset_check(
-    asset="prefilter_scores",
-    blocking=True,
-    description=(
-        "Held-out precision/recall of the whole cascade on the labelled golden set (head trained "
-        "out-of-fold), per model and prompt version; fails when F1 drops more than golden_tolerance "
-        "below the last published version's."
-    ),
-)
-def prefilter_golden_set(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+def _golden_result(
+    context: dg.AssetCheckExecutionContext,
+    duckdb: DuckDBResource,
+    pipeline: PipelineSettings,
+    kind: str,
+    judged_sql: str | None = None,
 ) -> dg.AssetCheckResult:
+    """This run's held-out golden figures for one signal kind against the published version's:
+    fails when F1 drops more than golden_tolerance. `judged_sql` counts the rows of that kind the
+    run wrote (dates, run id): a run with none records no evaluation and has nothing to judge."""
     dates = check_dates(context)
+    judged = 1
+    kind_filter = "coalesce(kind, 'job_posting') = ?"  # rows written before kinds were recorded
     with duckdb.get_connection() as conn:
         current = (  # a database nobody wrote to holds no evaluation
             conn.execute(
-                """SELECT model, prompt_version, precision, recall, f1 FROM golden_evaluations
-                   WHERE run_id = ? ORDER BY seq DESC LIMIT 1""",
-                [context.run.run_id],
+                f"""SELECT model, prompt_version, precision, recall, f1 FROM golden_evaluations
+                    WHERE run_id = ? AND {kind_filter} ORDER BY seq DESC LIMIT 1""",
+                [context.run.run_id, kind],
             ).fetchone()
             if has_schema(conn)
             else None
@@ -251,29 +253,68 @@ def prefilter_golden_set(
         published = set(published_versions(conn, dates).values())
         baseline = (
             conn.execute(
-                "SELECT run_id, f1 FROM golden_evaluations WHERE run_id IN (SELECT UNNEST(?::VARCHAR[])) ORDER BY seq DESC LIMIT 1",
-                [sorted(published)],
+                f"""SELECT run_id, f1 FROM golden_evaluations
+                    WHERE run_id IN (SELECT UNNEST(?::VARCHAR[])) AND {kind_filter} ORDER BY seq DESC LIMIT 1""",
+                [sorted(published), kind],
             ).fetchone()
             if published
             else None
         )
+        if current is None and judged_sql is not None and has_schema(conn):
+            judged = _count(conn, judged_sql, [dates, context.run.run_id])
+    if current is None and not judged:
+        return dg.AssetCheckResult(passed=True, metadata={"kind": kind, "note": f"no {kind} in these partitions"})
     if current is None:
-        return dg.AssetCheckResult(passed=False, metadata={"problem": "no golden evaluation recorded by this run"})
+        return dg.AssetCheckResult(
+            passed=False, metadata={"problem": f"no {kind} golden evaluation recorded by this run"}
+        )
     model, prompt_version, precision, recall, f1 = current
     baseline_f1 = baseline[1] if baseline else None
     passed = baseline_f1 is None or f1 >= baseline_f1 - pipeline.golden_tolerance
     return dg.AssetCheckResult(
         passed=passed,
         metadata={
+            "kind": kind,
             "precision": precision,
             "recall": recall,
             "f1": f1,
             "model": model,
-            "prompt_version": prompt_version,
+            "prompt_version": prompt_version or "none",
             "baseline_f1": -1.0 if baseline_f1 is None else baseline_f1,
             "golden_tolerance": pipeline.golden_tolerance,
         },
     )
+
+
+@dg.asset_check(
+    asset="prefilter_scores",
+    blocking=True,
+    description=(
+        "Job postings: held-out precision/recall of the whole cascade on the labelled golden set "
+        "(head trained out-of-fold), per model and prompt version; fails when F1 drops more than "
+        "golden_tolerance below the last published version's."
+    ),
+)
+def prefilter_golden_set(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+) -> dg.AssetCheckResult:
+    return _golden_result(context, duckdb, pipeline, JOB_KIND)
+
+
+@dg.asset_check(
+    asset="email_analysis",
+    blocking=True,
+    description=(
+        "Emails: held-out (nested cross-validation) precision/recall/F1 of the email typing on the "
+        "labelled email golden set, every type recorded; fails when the employment F1 drops more "
+        "than golden_tolerance below the last published version's."
+    ),
+)
+def email_golden_set(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, pipeline: PipelineSettings
+) -> dg.AssetCheckResult:
+    judged = "SELECT count(*) FROM email_analysis WHERE partition_date = ANY(?::DATE[]) AND run_id = ?"
+    return _golden_result(context, duckdb, pipeline, EMAIL_KIND, judged)
 
 
 @dg.asset_check(

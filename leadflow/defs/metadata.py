@@ -61,6 +61,13 @@ class Progress:
         self.done = 0
         self._lock = threading.Lock()  # advanced from the LLM worker threads
 
+    def start(self, total: int) -> None:
+        """Restart the clock for `total` items, when the count is known only once work begins."""
+        with self._lock:
+            self.total, self.done = total, 0
+            self.started = self.last = time.monotonic()
+        self.log.info(f"{self.label}: {total} to do")
+
     def advance(self, count: int = 1) -> None:
         with self._lock:
             self.done += count

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leadflow.ingest.jobs_jsonl import KIND as JOB_KIND
 from leadflow.scoring.head import LogisticHead, best_threshold, out_of_fold_proba, train_head
 
 BUCKETS = ("red_hot", "warm", "nurture", "parked", "filtered")
@@ -87,7 +88,7 @@ class IcpScorer:
 
     def cheap_scores(self, kinds, title_vecs, rule_hits, icp_sims) -> np.ndarray:
         kinds = np.asarray(kinds)
-        jobs = kinds == "job_posting"
+        jobs = kinds == JOB_KIND
         scores = self.similarity_scores(icp_sims, rule_hits)
         if jobs.any():
             scores[jobs] = self.job_scores(title_vecs[jobs], rule_hits[jobs], icp_sims[jobs])

@@ -5,16 +5,19 @@ golden set. Dagster-free: the prefilter_scores asset and tests call it.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from leadflow.ingest.emails import KIND as EMAIL_KIND
+from leadflow.ingest.jobs_jsonl import KIND as JOB_KIND
 from leadflow.llm.client import Completion, LLMClient
 from leadflow.llm.metrics import CallRecord
 from leadflow.scoring.cascade import IcpScorer, Thresholds, fit_scorer, precision_recall
+from leadflow.scoring.email_leads import email_lead
 from leadflow.scoring.embedding import embed_texts, icp_similarities
 from leadflow.scoring.icp import IcpProfile, icp_context
 from leadflow.scoring.rules import title_keyword_hit
@@ -62,11 +65,36 @@ def with_cheap_scores(scorer: IcpScorer, signals: pd.DataFrame) -> pd.DataFrame:
     return signals.assign(rule_hit=rules, cheap_score=scores)
 
 
+def with_email_leads(scorer: IcpScorer, scored: pd.DataFrame, cuts: Mapping[str, float]) -> pd.DataFrame:
+    """Emails with an analysis (`type_scores` JSON) take their cheap score from it (intent x ICP,
+    `leadflow.scoring.email_leads`); every row gets the reasons of its cheap score."""
+    scores, reasons = [], []
+    row: Any
+    for row in scored.itertuples():
+        if row.kind == EMAIL_KIND and isinstance(row.type_scores, str):
+            lead = email_lead(scorer, json.loads(row.type_scores), cuts, row.text, float(row.icp_similarity))
+            scores.append(lead.score)
+            reasons.append(list(lead.reasons))
+        else:
+            scores.append(float(row.cheap_score))
+            reasons.append(cheap_reasons(scorer, row))
+    return scored.assign(cheap_score=scores, cheap_reasons=pd.Series(reasons, index=scored.index, dtype=object))
+
+
+def cheap_reasons(scorer: IcpScorer, row: Any) -> list[str]:
+    """Why a signal the analysis did not score got its cheap score."""
+    rule = "title names a marketing/PR role" if row.rule_hit else "title names no marketing/PR role"
+    head = "ICP head on the title" if row.kind == JOB_KIND else "ICP similarity of the text"
+    return [rule, f"{head}: cheap score {float(row.cheap_score):.0f} (ICP similarity {float(row.icp_similarity):.2f})"]
+
+
 def candidates(frame: pd.DataFrame, min_score: float) -> pd.DataFrame:
     """Rows the small model is asked about, highest cheap score first (in a long run the likely
-    high-value signals get their answers first), one per content hash."""
+    high-value signals get their answers first), one per content hash. Analysed emails are not
+    asked again: their analysis already ran the small model on its candidates."""
+    analysed = (frame["kind"] == EMAIL_KIND) & frame.get("type_scores", pd.Series(None, index=frame.index)).notna()
     return (
-        frame[frame["cheap_score"] >= min_score]
+        frame[(frame["cheap_score"] >= min_score) & ~analysed]
         .sort_values("cheap_score", ascending=False)
         .drop_duplicates("content_hash")
     )
@@ -99,7 +127,7 @@ def evaluate_golden(cascade: Cascade) -> dict[str, Any]:
     """Precision/recall of the whole cascade (held-out head + small model) on the golden set."""
     golden = cascade.golden
     frame = golden.assign(
-        kind="job_posting", cheap_score=cascade.golden_cheap_scores, content_hash=golden["job_id"].astype(str)
+        kind=JOB_KIND, cheap_score=cascade.golden_cheap_scores, content_hash=golden["job_id"].astype(str)
     )
     thresholds = cascade.scorer.thresholds
     answers = classify(cascade, candidates(frame, thresholds.llm_min_score))
@@ -140,7 +168,7 @@ def score_rows(
                 "hiring": value.get("hiring"),
                 "role_function": value.get("role_function"),
                 "seniority": value.get("seniority"),
-                "reasons": json.dumps(value.get("reasons", [])),
+                "reasons": json.dumps([*row.cheap_reasons, *value.get("reasons", [])]),
                 "final_score": final,
                 "bucket": scorer.thresholds.bucket(final),
                 "model": result.model if isinstance(result, Completion) and value else None,

@@ -28,6 +28,15 @@ class Table:
     def ddl(self) -> str:
         return f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(c.ddl() for c in self.columns)})"
 
+    def additions(self) -> list[str]:
+        """Columns added to the schema since a file was created reach it (nullable, no default):
+        an existing warehouse keeps working after an upgrade."""
+        return [
+            f"ALTER TABLE {self.name} ADD COLUMN IF NOT EXISTS {c.name} {c.sql_type.removesuffix(' NOT NULL')}"
+            for c in self.columns
+            if c.default is None
+        ]
+
     @property
     def written(self) -> list[str]:
         """The columns a writer supplies, in table order."""
@@ -72,7 +81,7 @@ TABLES: dict[str, Table] = {
             (
                 *_columns(
                     "partition_date DATE NOT NULL, source VARCHAR, kind VARCHAR, position VARCHAR, reason VARCHAR, "
-                    "excerpt VARCHAR"
+                    "excerpt VARCHAR, record_date DATE"
                 ),
                 RUN_ID,
             ),
@@ -85,6 +94,19 @@ TABLES: dict[str, Table] = {
                     "model VARCHAR, dims INTEGER, title_vec FLOAT[], text_vec FLOAT[], best_icp VARCHAR, "
                     "icp_similarity DOUBLE, icp_similarities JSON"
                 ),
+                RUN_ID,
+            ),
+        ),
+        Table(
+            "email_analysis",
+            (
+                *PARTITION_KEY,
+                *_columns(
+                    "type_scores JSON, types JSON, entities JSON, requests JSON, reply_expected BOOLEAN, "
+                    "priority INTEGER, business_value DOUBLE, money_usd DOUBLE, summary VARCHAR, reasons JSON, "
+                    "dropped_entities INTEGER, llm_used BOOLEAN"
+                ),
+                *_llm_accounting("llm_error"),
                 RUN_ID,
             ),
         ),
@@ -147,7 +169,7 @@ TABLES: dict[str, Table] = {
             "golden_evaluations",
             (
                 *_columns(
-                    "run_id VARCHAR NOT NULL, model VARCHAR, prompt_version VARCHAR, golden_rows INTEGER, "
+                    "run_id VARCHAR NOT NULL, kind VARCHAR, model VARCHAR, prompt_version VARCHAR, golden_rows INTEGER, "
                     "precision DOUBLE, recall DOUBLE, f1 DOUBLE, report JSON"
                 ),
                 SEQ,
@@ -181,6 +203,7 @@ def statements() -> list[str]:
     return [
         *(f"CREATE SEQUENCE IF NOT EXISTS {name}" for name in SEQUENCES),
         *(table.ddl() for table in TABLES.values()),
+        *(statement for table in TABLES.values() for statement in table.additions()),
         *(f"CREATE OR REPLACE VIEW {name} AS {query}" for name, query in VIEWS.items()),
     ]
 

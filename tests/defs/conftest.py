@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from leadflow.defs import checks
 from leadflow.defs.assets.dossiers import dossiers
+from leadflow.defs.assets.email_analysis import email_analysis
 from leadflow.defs.assets.embeddings import signal_embeddings
 from leadflow.defs.assets.ingest import raw_signals
 from leadflow.defs.assets.prefilter import prefilter_scores
@@ -25,7 +26,7 @@ from tests.conftest import SMALL_MODEL
 
 IMPORT_DAY = date(2026, 11, 20)
 SAMPLES = RESOURCES_DIR / "samples"
-ASSETS = [raw_signals, signal_embeddings, prefilter_scores, dossiers, quality_metrics, published_leads]
+ASSETS = [raw_signals, signal_embeddings, email_analysis, prefilter_scores, dossiers, quality_metrics, published_leads]
 CHECKS = dg.load_asset_checks_from_modules([checks])
 
 

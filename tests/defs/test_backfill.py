@@ -1,6 +1,7 @@
 """Backfills: a multi-day range is one run, empty days materialize with zero rows, and a backfill
 killed midway resumes with zero repeated LLM calls and the same final rows."""
 
+import json
 import os
 import signal
 import sqlite3
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -55,6 +57,23 @@ def test_a_month_of_email_backfills_as_one_run_with_empty_days_at_zero(tmp_path,
     assert (metrics["signals"] == 0).sum() >= 20
     published = table(workspace, "current_publications")
     assert len(published) == 31
+
+    # Every email is analysed: type probabilities, grounded entities, a priority and a summary.
+    analysis = table(workspace, "email_analysis").merge(emails[["signal_id", "text"]], on="signal_id")
+    assert set(analysis["signal_id"]) == set(emails["signal_id"])
+    rows: list[dict[Any, Any]] = analysis.to_dict("records")
+    for row in rows:
+        scores = json.loads(row["type_scores"])
+        assert "employment" in scores and all(0 <= p <= 1 for p in scores.values())
+        assert 0 <= row["priority"] <= 100 and row["summary"]
+        for entity in json.loads(row["entities"]):
+            assert row["text"][entity["start"] : entity["end"]] == entity["text"], entity
+    # Email leads score from the analysis and say why.
+    leads = table(workspace, "leads")
+    email_leads = leads[leads["kind"] == "email"]
+    assert len(email_leads) == len(emails)
+    assert all(json.loads(reasons) for reasons in email_leads["reasons"])
+    assert not email_leads["llm_used"].any()  # the analysis already asked the small model
 
 
 def _cached_answers(path) -> int:

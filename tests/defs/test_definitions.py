@@ -11,6 +11,7 @@ def test_definitions_inventory():
     repo = definitions.get_repository_def()
     assert sorted(key.to_user_string() for key in definitions.resolve_all_asset_keys()) == [
         "dossiers",
+        "email_analysis",
         "import_file",
         "prefilter_scores",
         "published_leads",
@@ -21,6 +22,7 @@ def test_definitions_inventory():
     checks = sorted(f"{key.asset_key.to_user_string()}:{key.name}" for key in repo.asset_graph.asset_check_keys)
     assert checks == [
         "dossiers:dossiers_valid",
+        "email_analysis:email_golden_set",
         "prefilter_scores:prefilter_bucket_drift",
         "prefilter_scores:prefilter_golden_set",
         "prefilter_scores:prefilter_scores_consistent",
@@ -36,7 +38,7 @@ def test_definitions_inventory():
         key.name for key in repo.asset_graph.asset_check_keys if repo.asset_graph.get_check_spec(key).blocking
     )
     assert "published_leads_drift_gate" not in blocking and "prefilter_bucket_drift" not in blocking
-    assert len(blocking) == 9
+    assert len(blocking) == 10
     assert sorted(job.name for job in repo.get_all_jobs() if not job.name.startswith("__")) == [
         "daily_pipeline",
         "import_file_job",

@@ -22,7 +22,7 @@ def test_every_blocking_check_and_the_post_publish_gate_are_handled_by_the_senso
     drift_gate = dg.AssetCheckKey(dg.AssetKey("published_leads"), "published_leads_drift_gate")
     assert set(POST_PUBLISH_GATES) == {drift_gate}
     assert set(GATED_CHECKS) == blocking | POST_PUBLISH_GATES  # the warn-only drift check is not gated
-    assert len(GATED_CHECKS) == 10
+    assert len(GATED_CHECKS) == 11
 
 
 def test_a_newly_defined_blocking_check_is_gated_without_listing_it():

@@ -23,7 +23,7 @@ PROGRESS_EVERY = 5000
     group_name="signals",
     kinds={"duckdb", "python"},
     description=(
-        "Signals from every source in resources/sources.yaml and every file in the imports folder "
+        "Signals from every source in sources.yaml and every file in the imports folder "
         "(job postings, email archives, account CSVs), normalized, hashed and placed in the partition of "
         "their own date (undated records: their source's import date). Bad records go to the "
         "quarantined_signals table with a reason."
@@ -45,15 +45,19 @@ def raw_signals(
         if not spec.enabled:
             continue
         import_date = import_date_of(spec, sources_file.parent)
-        # Undatable rejects belong to the import-date partition, so each is recorded exactly once.
+        # A reject is recorded once: in the partition of its own date when that date is a
+        # plausible one (so a range backfill shows the rejects of its range), else in the
+        # import-date partition.
         keep_rejects = import_date in wanted
         for record in read_source(spec, import_date, sources_file.parent):
             records_read += 1
             if records_read % PROGRESS_EVERY == 0:
                 context.log.info(f"read {records_read} records; {len(signals)} in range, {len(rejected)} quarantined")
             if isinstance(record, Rejection):
-                if keep_rejects:
-                    rejected.append({**asdict(record), "partition_date": import_date})
+                own = record.record_date
+                day = own if own is not None and first_day <= own <= import_date else import_date
+                if day in wanted:
+                    rejected.append({**asdict(record), "partition_date": day})
                 continue
             if record.signal_date < first_day or record.signal_date > import_date:
                 if keep_rejects:
@@ -64,6 +68,7 @@ def raw_signals(
                             "position": record.position,
                             "reason": f"date_out_of_range: {record.signal_date} is outside {first_day}..{import_date}",
                             "excerpt": record.title[:200],
+                            "record_date": record.signal_date,
                             "partition_date": import_date,
                         }
                     )
@@ -78,6 +83,7 @@ def raw_signals(
                         "position": record.position,
                         "reason": f"duplicate_signal_id: {record.signal_id} already read in this run",
                         "excerpt": record.title[:200],
+                        "record_date": record.signal_date,
                         "partition_date": record.signal_date,
                     }
                 )

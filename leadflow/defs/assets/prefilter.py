@@ -7,9 +7,11 @@ import json
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from leadflow.analysis.classifier import shared_typer
 from leadflow.defs.metadata import Progress, llm_metadata, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
+from leadflow.ingest.jobs_jsonl import KIND as JOB_KIND
 from leadflow.scoring import prefilter
 from leadflow.scoring.cascade import BUCKETS
 from leadflow.scoring.golden import load_golden
@@ -18,21 +20,24 @@ from leadflow.storage import schema
 from leadflow.storage.warehouse import append, write_version
 
 SIGNALS_SQL = """
-SELECT s.partition_date, s.signal_id, s.kind, s.title, s.text, s.content_hash, e.title_vec, e.icp_similarity
+SELECT s.partition_date, s.signal_id, s.kind, s.title, s.text, s.content_hash, e.title_vec, e.icp_similarity,
+       a.type_scores
 FROM raw_signals s JOIN signal_embeddings e USING (partition_date, signal_id)
+LEFT JOIN email_analysis a USING (partition_date, signal_id)
 WHERE s.partition_date = ANY(?::DATE[]) ORDER BY s.partition_date, s.signal_id
 """
 
 
 @pipeline_asset(
-    deps=("raw_signals", "signal_embeddings"),
+    deps=("raw_signals", "signal_embeddings", "email_analysis"),
     group_name="scoring",
     kinds={"duckdb", "llm"},
     description=(
         "Cheap-first lead scores: a title keyword rule and a logistic head on the embeddings "
-        "(trained on the golden set) score every signal; the small model adds a bounded JSON "
-        "classification for candidates above llm_min_score. Final score -> bucket (red_hot, warm, "
-        "nurture, parked, filtered)."
+        "(trained on the golden set) score postings and accounts; emails score from their analysis "
+        "(intent x ICP fit); the small model adds a bounded JSON classification for other "
+        "candidates above llm_min_score. Final score -> bucket (red_hot, warm, nurture, parked, "
+        "filtered), with the reasons of every score."
     ),
 )
 def prefilter_scores(
@@ -54,7 +59,9 @@ def prefilter_scores(
             thresholds,
             pipeline.max_text_chars,
         )
-        scored = prefilter.with_cheap_scores(cascade.scorer, signals)
+        scored = prefilter.with_email_leads(
+            cascade.scorer, prefilter.with_cheap_scores(cascade.scorer, signals), shared_typer(client).thresholds
+        )
         candidates = int((scored["cheap_score"] >= thresholds.llm_min_score).sum())
         context.log.info(
             f"{len(scored)} signals; {candidates} at or above {thresholds.llm_min_score} go to the small model"
@@ -77,6 +84,7 @@ def prefilter_scores(
             "golden_evaluations",
             {
                 "run_id": run_id,
+                "kind": JOB_KIND,
                 "model": model,
                 "prompt_version": template.label,
                 "golden_rows": golden_report["golden_rows"],

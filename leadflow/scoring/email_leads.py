@@ -1,0 +1,83 @@
+"""Lead scores for emails, from their analysis (issue 9): intent x ICP fit, with the reasons.
+
+    intent  = max over lead types t of lead_value(t) * calibrated(p(t), cut(t))
+    icp_fit = 0.5 * marketing_role + 0.5 * company_fit
+    score   = intent * (ICP_FLOOR + (1 - ICP_FLOOR) * icp_fit)
+
+- p(t), cut(t): the email typer's probability and its cross-validated decision cut per type;
+  `calibrated` maps p = cut to the `warm` boundary (as the job head's score does), p = 0 to 0
+  and p = 1 to 100, linearly in between.
+- lead types: employment, buying intent, deal / partnership (their `lead_value` from the
+  taxonomy); every other type is not a lead on its own.
+- marketing_role: 1 when the email names a marketing, advertising or PR role (the ICP's hire).
+- company_fit: the email's ICP similarity scaled between the golden postings' negative and
+  positive medians (the fitted scorer's `sim_low` / `sim_high`), clipped to 0..1.
+- An email decided to be spam is capped below `parked`: bulk mail never reaches a rep.
+
+So a decided hiring email reaches `nurture` on intent alone and `warm` or `red_hot` with the ICP
+(a marketing or PR hire at a company like the ICP's); a newsletter or a meeting note does not.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from leadflow.analysis.taxonomy import SPAM, TYPE_BY_KEY
+from leadflow.scoring.cascade import IcpScorer
+
+LEAD_TYPES = ("employment", "buying_intent", "deal_partnership")
+ICP_FLOOR = 0.75  # share of the intent an email keeps with no ICP evidence at all
+MARKETING_ROLE = re.compile(
+    r"\b(?:marketing|advertising|public relations|pr|communications|brand|content|social media|"
+    r"growth|demand generation)\s+(?:\w+\s+)?(?:manager|director|lead|head|coordinator|specialist|"
+    r"associate|assistant|executive|person|hire|position|role|vp|officer)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class EmailLead:
+    score: float  # 0-100
+    reasons: tuple[str, ...]
+
+
+def calibrated(proba: float, cut: float, warm: float) -> float:
+    """p = cut -> warm, linear below and above (0 -> 0, 1 -> 100)."""
+    cut = min(max(cut, 1e-6), 1 - 1e-6)
+    if proba < cut:
+        return warm * proba / cut
+    return warm + (100 - warm) * (proba - cut) / (1 - cut)
+
+
+def company_fit(scorer: IcpScorer, icp_similarity: float) -> float:
+    span = max(scorer.sim_high - scorer.sim_low, 1e-6)
+    return float(np.clip((icp_similarity - scorer.sim_low) / span, 0.0, 1.0))
+
+
+def email_lead(
+    scorer: IcpScorer,
+    type_scores: Mapping[str, float],
+    cuts: Mapping[str, float],
+    text: str,
+    icp_similarity: float,
+) -> EmailLead:
+    """The email's lead score and the reasons a rep reads beside it."""
+    warm = scorer.thresholds.warm
+    intents = {
+        key: TYPE_BY_KEY[key].lead_value * calibrated(type_scores.get(key, 0.0), cuts[key], warm) for key in LEAD_TYPES
+    }
+    best = max(intents, key=lambda key: intents[key])
+    role = MARKETING_ROLE.search(text)
+    fit = 0.5 * float(role is not None) + 0.5 * company_fit(scorer, icp_similarity)
+    score = intents[best] * (ICP_FLOOR + (1 - ICP_FLOOR) * fit)
+    reasons = [
+        f"{best.replace('_', ' ')}: p={type_scores.get(best, 0.0):.2f} (decided from {cuts[best]:.2f})",
+        f"names a marketing/PR role: {role.group(0)!r}" if role else "names no marketing/PR role",
+        f"ICP similarity {icp_similarity:.2f} (company fit {company_fit(scorer, icp_similarity):.2f})",
+    ]
+    if type_scores.get(SPAM.key, 0.0) >= cuts[SPAM.key]:
+        score = min(score, scorer.thresholds.parked - 1)
+        reasons.append("decided bulk/spam: kept below parked")
+    return EmailLead(round(float(np.clip(score, 0, 100)), 2), tuple(reasons))
