@@ -49,6 +49,7 @@ def test_frame_orders_rows_by_the_table_and_rejects_a_missing_column():
         "position": "p#0",
         "kind": "email",
         "source": "s",
+        "record_date": None,
         "partition_date": DAY,
     }
     frame = schema.frame("quarantined_signals", [{**row, "not_a_column": 1}])
