@@ -1,0 +1,165 @@
+"""The entry point the dossiers asset calls: facts per lead, one account per company, one
+grounded dossier per account.
+
+Extraction runs on the extract template's role (the small model: closed, extractive
+questions), the prose on the dossier model. The dossier with the model's prose is checked for
+grounding; a failing one is asked again once with its defects, and if that fails too the
+summary and opener are composed from the facts: a dossier that fails is never returned as it
+came. (The repair is ours rather than the client's validator re-ask, so a failing answer does
+not also go down the model fallback chain: the composed text is the fallback.)
+"""
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from leadflow.dossier.accounts import Account, group_accounts
+from leadflow.dossier.compose import PROSE_SECTIONS, compose, evidence, prose_facts
+from leadflow.dossier.facts import TEMPLATE as EXTRACT_TEMPLATE
+from leadflow.dossier.facts import FactSheet, read_facts
+from leadflow.dossier.grounding import Defect, Evidence, check_dossier, icp_text
+from leadflow.dossier.lead import LeadInput
+from leadflow.llm.client import LLMClient
+from leadflow.llm.metrics import CallRecord
+from leadflow.llm.types import LLMError
+from leadflow.scoring.icp import IcpProfile
+
+PROSE_TEMPLATE = "write_opener"
+PROSE_ROLE = "dossier"
+PROSE_ATTEMPTS = 2  # the first answer and one repair; then the composed text
+
+
+@dataclass
+class DossierResult:
+    """One account's dossier and how it was obtained."""
+
+    account: str  # the account key (normalized company name or domain brand)
+    signal_ids: tuple[str, ...]  # every lead the dossier covers, highest score first
+    value: dict[str, Any]  # the six sections and `citations`
+    defects: list[Defect]  # of `value`: empty unless even the composed dossier fails the check
+    draft_defects: list[Defect]  # found in the model's prose before a repair or the fallback
+    repaired: bool  # the model's first prose failed the check and the second answer passed
+    fallback: bool  # the summary and opener are composed, not the model's
+    facts_kept: int
+    facts_dropped: Counter[str]  # model answers dropped, by why ("not_found", "implausible")
+    located: Counter[str]  # model answers kept, by how they were found (spans.MATCH_KINDS)
+    evidence: Evidence  # what it was checked against (the located company among it)
+    records: list[CallRecord] = field(default_factory=list)  # extraction per lead, then the prose
+
+    def cost(self) -> CallRecord:
+        """The records summed into one, for the per-row accounting columns (schema.llm_cost)."""
+        records = self.records
+        tiers = {r.cache_tier for r in records}
+        prose = next((r for r in records if r.role == PROSE_ROLE), None)
+        return CallRecord(
+            role=PROSE_ROLE,
+            template="+".join(dict.fromkeys(r.template for r in records)),
+            model=(prose or (records[0] if records else CallRecord("", "", ""))).model,
+            cache_tier=tiers.pop() if len(tiers) == 1 else None,
+            latency_s=sum(r.latency_s for r in records),
+            prompt_tokens=sum(r.prompt_tokens for r in records),
+            cached_prompt_tokens=sum(r.cached_prompt_tokens for r in records),
+            completion_tokens=sum(r.completion_tokens for r in records),
+            engine_calls=sum(r.engine_calls for r in records),
+            invalid=sum(r.invalid for r in records),
+            repaired=self.repaired or any(r.repaired for r in records),
+            fallback=self.fallback,
+        )
+
+
+def _feedback(value: dict[str, Any], defects: list[Defect]) -> str:
+    problems = "; ".join(str(d) for d in defects)
+    return f"Your answer {json.dumps(value, ensure_ascii=False)} has these problems: {problems}. Write both texts again without them."
+
+
+def _prose(client: LLMClient, facts: str, feedback: str) -> tuple[dict[str, Any] | None, CallRecord | None]:
+    try:
+        completion = client.complete_json(PROSE_ROLE, PROSE_TEMPLATE, {"facts_json": facts, "feedback": feedback})
+    except LLMError:
+        return None, None
+    return completion.value, completion.record
+
+
+def write_account(client: LLMClient, account: Account, icp: str) -> DossierResult:
+    """The account's dossier: the model's prose if it is grounded (asked again once, with its
+    defects, when it is not), composed text otherwise. Each answer is cached as it came, so a
+    re-run repeats the same decisions without an LLM call."""
+    checked = evidence(account, icp)
+    records = [sheet.record for sheet in account.sheets if sheet.record is not None]
+    facts = prose_facts(account)
+    draft_defects: list[Defect] = []
+    repaired, value, defects = False, None, []
+    feedback = ""
+    for attempt in range(PROSE_ATTEMPTS):
+        prose, record = _prose(client, facts, feedback)
+        if record is not None:
+            records.append(record)
+        if prose is None:
+            break
+        value = compose(account, checked, prose)
+        defects = check_dossier(value, checked)
+        if not defects:
+            repaired = attempt > 0
+            break
+        draft_defects.extend(defects)
+        feedback, value = _feedback({s: prose[s] for s in PROSE_SECTIONS}, defects), None
+    fallback = value is None
+    if value is None:
+        value = compose(account, checked)
+        defects = check_dossier(value, checked)
+    return DossierResult(
+        account=account.key,
+        signal_ids=account.signal_ids,
+        value=value,
+        defects=defects,
+        draft_defects=draft_defects,
+        repaired=repaired,
+        fallback=fallback,
+        facts_kept=sum(1 for sheet in account.sheets for f in sheet.facts),
+        facts_dropped=Counter(why for sheet in account.sheets for _, _, why in sheet.dropped),
+        located=sum((sheet.located for sheet in account.sheets), Counter()),
+        evidence=checked,
+        records=records,
+    )
+
+
+def write_dossiers(
+    client: LLMClient, leads: list[LeadInput], icp_profiles: list[IcpProfile], max_chars: int
+) -> list[DossierResult]:
+    """One dossier per account among `leads` (`max_chars` of each signal go to the model)."""
+    if not leads:
+        return []
+    role = client.prompts.get(EXTRACT_TEMPLATE).role
+    sheets = cast(
+        list[FactSheet], client.map_concurrent(lambda lead: read_facts(client, lead, max_chars), leads, role=role)
+    )
+    icp = icp_text(icp_profiles)
+    accounts = group_accounts(sheets)
+    return cast(
+        list[DossierResult],
+        client.map_concurrent(lambda account: write_account(client, account, icp), accounts, role=PROSE_ROLE),
+    )
+
+
+def defect_rates(results: list[DossierResult]) -> dict[str, Any]:
+    """Figures for metadata: defect-free share, defects by kind (final and in drafts), repairs,
+    fallbacks and what happened to the model's extracted answers."""
+    count = len(results)
+    final = Counter(d.kind for r in results for d in r.defects)
+    drafts = Counter(d.kind for r in results for d in r.draft_defects)
+    dropped = sum((r.facts_dropped for r in results), Counter())
+    located = sum((r.located for r in results), Counter())
+    answers = sum(located.values()) + sum(dropped.values())
+    return {
+        "dossiers": count,
+        "defect_free_rate": round(sum(1 for r in results if not r.defects) / count, 4) if count else None,
+        "defects": dict(final),
+        "draft_defects": dict(drafts),
+        "draft_defect_rate": round(sum(1 for r in results if r.draft_defects) / count, 4) if count else None,
+        "repaired": sum(1 for r in results if r.repaired),
+        "fallbacks": sum(1 for r in results if r.fallback),
+        "facts_located": dict(located),
+        "facts_dropped": dict(dropped),
+        "facts_drop_rate": round(sum(dropped.values()) / answers, 4) if answers else None,
+    }
