@@ -127,7 +127,10 @@ TABLES: dict[str, Table] = {
             "dossiers",
             (
                 *PARTITION_KEY,
-                *_columns("title VARCHAR, final_score DOUBLE, bucket VARCHAR, dossier JSON, chars INTEGER"),
+                *_columns(
+                    "title VARCHAR, final_score DOUBLE, bucket VARCHAR, dossier JSON, chars INTEGER, account VARCHAR, "
+                    "defects JSON, evidence JSON"
+                ),
                 *_llm_accounting("error"),
                 RUN_ID,
             ),

@@ -115,4 +115,4 @@ def test_empty_partition_materializes_with_zero_rows(workspace, first_run):
         for m in [m.materialization]
         if m.asset_key.path[0] != "quality_metrics"
     ]
-    assert counts == [0, 0, 0, 0, 0]
+    assert counts == [0] * 6  # raw_signals, embeddings, email_analysis, prefilter, dossiers, published

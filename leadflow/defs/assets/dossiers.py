@@ -1,35 +1,97 @@
-"""dossiers: the bigger model writes a structured dossier, only for leads above the threshold."""
+"""dossiers: one grounded dossier per account among the leads above the threshold. The writing
+is `leadflow.dossier` (extract facts with their spans, compose, model prose from the facts
+only, checked for grounding with one repair and a composed fallback); this asset reads the
+leads, calls it per partition, writes the version and reports the defect rates."""
 
 import json
+from typing import Any
 
 import dagster as dg
+import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from leadflow.defs.metadata import Progress, llm_metadata, preview
+from leadflow.defs.metadata import llm_metadata, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
-from leadflow.llm.types import InvalidOutput
-from leadflow.llm.validation import validate_json
-from leadflow.scoring.dossier_rules import dossier_problems, dossier_text
-from leadflow.scoring.icp import icp_context, load_icp
+from leadflow.dossier.lead import LeadInput
+from leadflow.dossier.writer import DossierResult, defect_rates, write_dossiers
+from leadflow.scoring.dossier_rules import dossier_text
+from leadflow.scoring.icp import load_icp
 from leadflow.storage import schema
 from leadflow.storage.publication import version_filter, working_versions
 from leadflow.storage.warehouse import write_version
 
-TEMPLATE = "write_dossier"
+LEADS_SQL = """
+SELECT p.partition_date, p.signal_id, p.kind, p.title, p.final_score, p.bucket, p.role_function, p.seniority,
+       p.hiring, p.reasons, s.text, s.company, s.attributes
+FROM (SELECT * FROM prefilter_scores WHERE {where}) p
+JOIN raw_signals s USING (partition_date, signal_id)
+WHERE p.final_score >= ? ORDER BY p.final_score DESC, p.signal_id
+"""
 
 
-def dossier_validator(source_text: str):
-    """Schema validation plus the dossier rules, so a bad dossier is repaired or falls back."""
+def lead_input(row: Any) -> LeadInput:
+    attributes = json.loads(row.attributes or "{}")
+    return LeadInput(
+        signal_id=row.signal_id,
+        kind=row.kind,
+        title=row.title or "",
+        text=row.text,
+        final_score=float(row.final_score),
+        bucket=row.bucket,
+        company=row.company or "",
+        role_function=row.role_function if isinstance(row.role_function, str) else None,
+        seniority=row.seniority if isinstance(row.seniority, str) else None,
+        hiring=bool(row.hiring) if isinstance(row.hiring, bool) else None,
+        reasons=tuple(json.loads(row.reasons or "[]")),
+        sender=str(attributes.get("from", "")),
+    )
 
-    def validate(template, response):
-        value = validate_json(template, response)
-        problems = dossier_problems(value, source_text)
-        if problems:
-            raise InvalidOutput("; ".join(problems), response.text)
-        return value
 
-    return validate
+def evidence_json(result: DossierResult) -> str:
+    """What the dossier was checked against, without the texts (the check reads them again)."""
+    e = result.evidence
+    return json.dumps(
+        {
+            "signal_ids": list(e.signals),
+            "names": list(e.names),
+            "bucket": e.bucket,
+            "scores": list(e.scores),
+            "company": e.company,
+            "hired_roles": list(e.hired_roles),
+        }
+    )
+
+
+def dossier_rows(partition_date: Any, leads: pd.DataFrame, results: list[DossierResult], run_id: str) -> list[dict]:
+    """One row per lead signal; the signals of one account share its dossier, and its LLM cost
+    is counted once (on the account's first signal)."""
+    by_signal: dict[Any, dict[Any, Any]] = leads.set_index("signal_id").to_dict("index")
+    rows = []
+    for result in results:
+        cost = result.cost()
+        for index, signal_id in enumerate(result.signal_ids):
+            lead = by_signal[signal_id]
+            rows.append(
+                {
+                    "partition_date": partition_date,
+                    "signal_id": signal_id,
+                    "title": lead["title"],
+                    "final_score": float(lead["final_score"]),
+                    "bucket": lead["bucket"],
+                    "dossier": json.dumps(result.value),
+                    "chars": len(dossier_text(result.value)),
+                    "account": result.account,
+                    "defects": json.dumps([str(d) for d in result.defects]),
+                    "evidence": evidence_json(result),
+                    "model": cost.model or None,
+                    "prompt_version": cost.template,
+                    "error": "; ".join(str(d) for d in result.defects) or None,
+                    **schema.llm_cost(cost if index == 0 else None),
+                    "run_id": run_id,
+                }
+            )
+    return rows
 
 
 @pipeline_asset(
@@ -37,96 +99,49 @@ def dossier_validator(source_text: str):
     group_name="scoring",
     kinds={"duckdb", "llm"},
     description=(
-        "Structured dossiers (company summary, trigger, ICP fit, decision makers, opener, risks) "
-        "written by the dossier model for leads whose final score reaches dossier_threshold; "
-        "validated for sections, length and copying before they are stored."
+        "One dossier per account (company summary, trigger, ICP fit, decision makers, opener, "
+        "risks, and citations: the spans of the signal each section rests on) for leads whose "
+        "final score reaches dossier_threshold. The small model answers closed extractive "
+        "questions (each answer located in the signal or dropped), rules compose the sections "
+        "from the facts and the score, the dossier model writes only the summary and opener from "
+        "the facts; a dossier failing the grounding check is repaired once, then composed."
     ),
 )
 def dossiers(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: LLMResource, pipeline: PipelineSettings
 ) -> dg.MaterializeResult:
     dates = partition_dates(context)
+    run_id = context.run.run_id
     with duckdb.get_connection() as conn:
-        versions = working_versions(conn, dates, context.run.run_id)
-        where, params = version_filter(versions)
-        leads = conn.execute(
-            f"""SELECT p.partition_date, p.signal_id, p.kind, p.title, p.final_score, p.bucket,
-                       p.content_hash, p.role_function, p.seniority, p.hiring, p.reasons, s.text
-                FROM (SELECT * FROM prefilter_scores WHERE {where}) p
-                JOIN raw_signals s USING (partition_date, signal_id)
-                WHERE p.final_score >= ? ORDER BY p.final_score DESC, p.signal_id""",
-            [*params, pipeline.dossier_threshold],
-        ).df()
+        where, params = version_filter(working_versions(conn, dates, run_id))
+        leads = conn.execute(LEADS_SQL.format(where=where), [*params, pipeline.dossier_threshold]).df()
     client = llm.client()
-    template = client.prompts.get(TEMPLATE)
-    ctx = icp_context(load_icp(pipeline.icp_file()))
-    unique = leads.drop_duplicates("content_hash")
-    context.log.info(
-        f"{len(leads)} leads at or above {pipeline.dossier_threshold}; {len(unique)} unique dossiers to write"
-    )
-    progress = Progress(context.log, "dossiers", len(unique))
-
-    def write(row):
-        text = row.text[: pipeline.max_text_chars]
-        prefilter = {
-            "score": row.final_score,
-            "bucket": row.bucket,
-            "role_function": row.role_function,
-            "seniority": row.seniority,
-            "hiring": row.hiring,
-            "reasons": json.loads(row.reasons or "[]"),
-        }
-        completion = client.complete_json(
-            "dossier",
-            TEMPLATE,
-            {
-                "icp_context": ctx,
-                "signal_kind": row.kind,
-                "signal_title": row.title,
-                "signal_text": text,
-                "prefilter_json": json.dumps(prefilter),
-            },
-            validator=dossier_validator(text),
-        )
-        progress.advance()
-        return completion
-
+    profiles = load_icp(pipeline.icp_file())
+    context.log.info(f"{len(leads)} leads at or above {pipeline.dossier_threshold}")
+    rows: list[dict] = []
+    results: list[DossierResult] = []
     with client.metrics.track() as recorder:
-        results = client.map_concurrent(write, list(unique.itertuples()), role="dossier")
-    by_hash = dict(zip(unique["content_hash"], results, strict=True))
-
-    rows = []
-    for row in leads.itertuples():
-        result = by_hash[row.content_hash]
-        failed = isinstance(result, Exception)
-        rows.append(
-            {
-                "partition_date": row.partition_date,
-                "signal_id": row.signal_id,
-                "title": row.title,
-                "final_score": row.final_score,
-                "bucket": row.bucket,
-                "dossier": None if failed else json.dumps(result.value),
-                "chars": 0 if failed else len(dossier_text(result.value)),
-                "model": None if failed else result.model,
-                "prompt_version": template.label,
-                "error": str(result) if failed else None,
-                **schema.llm_cost(None if failed else result.record),
-                "run_id": context.run.run_id,
-            }
-        )
+        for day, day_leads in leads.groupby("partition_date", sort=True):
+            written = write_dossiers(
+                client, [lead_input(r) for r in day_leads.itertuples()], profiles, pipeline.max_text_chars
+            )
+            results.extend(written)
+            rows.extend(dossier_rows(day, day_leads, written, run_id))
+            context.log.info(f"dossiers: {len(results)} accounts written ({len(rows)}/{len(leads)} leads)")
     frame = schema.frame("dossiers", rows)
     with duckdb.get_connection() as conn:
-        write_version(conn, "dossiers", dates, context.run.run_id, frame)
+        write_version(conn, "dossiers", dates, run_id, frame)
     summary = recorder.summary()
+    rates = defect_rates(results)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(frame),
-            "dossiers_written": int(frame["dossier"].notna().sum()),
+            "dossiers_written": len(results),
             "dossier_errors": int(frame["error"].notna().sum()),
+            "grounding/defect_free_rate": -1.0 if rates["defect_free_rate"] is None else rates["defect_free_rate"],
+            "grounding/report": dg.MetadataValue.json(rates),
             "model": ", ".join(summary["models"]) or client.model_chain("dossier")[0],
-            "prompt_version": template.label,
-            "preview": preview(frame, ["title", "final_score", "bucket", "chars", "model"]),
+            "preview": preview(frame, ["title", "account", "final_score", "bucket", "chars"]),
             **llm_metadata(summary),
         }
     )
