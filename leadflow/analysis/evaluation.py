@@ -14,26 +14,17 @@ from leadflow.analysis.features import FeatureSpace
 from leadflow.analysis.golden import EmailGolden
 from leadflow.analysis.heads import SEED, fit_head
 from leadflow.analysis.taxonomy import TRAINED_TYPES
+from leadflow.scoring.cascade import precision_recall
 
 OUTER_FOLDS = 5
 
 
 def binary_figures(labels: np.ndarray, proba: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    tp = int((predicted & (labels == 1)).sum())
-    fp = int((predicted & (labels == 0)).sum())
-    fn = int((~predicted & (labels == 1)).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    """The cascade's precision / recall / F1 (and counts), plus the ranking figures."""
     return {
-        "precision": round(precision, 3),
-        "recall": round(recall, 3),
-        "f1": round(f1, 3),
+        **precision_recall(predicted.astype(bool), labels),
         "auc": round(float(roc_auc_score(labels, proba)), 3),
         "average_precision": round(float(average_precision_score(labels, proba)), 3),
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
     }
 
 
