@@ -71,8 +71,9 @@ def with_email_leads(scorer: IcpScorer, scored: pd.DataFrame, cuts: Mapping[str,
     scores, reasons = [], []
     row: Any
     for row in scored.itertuples():
-        if row.kind == EMAIL_KIND and isinstance(row.type_scores, str):
-            lead = email_lead(scorer, json.loads(row.type_scores), cuts, row.text, float(row.icp_similarity))
+        analysis = getattr(row, "type_scores", None)  # absent: no email of the run was analysed
+        if row.kind == EMAIL_KIND and isinstance(analysis, str):
+            lead = email_lead(scorer, json.loads(analysis), cuts, row.text, float(row.icp_similarity))
             scores.append(lead.score)
             reasons.append(list(lead.reasons))
         else:
@@ -92,7 +93,9 @@ def candidates(frame: pd.DataFrame, min_score: float) -> pd.DataFrame:
     """Rows the small model is asked about, highest cheap score first (in a long run the likely
     high-value signals get their answers first), one per content hash. Analysed emails are not
     asked again: their analysis already ran the small model on its candidates."""
-    analysed = (frame["kind"] == EMAIL_KIND) & frame.get("type_scores", pd.Series(None, index=frame.index)).notna()
+    analysed = pd.Series(False, index=frame.index)
+    if "type_scores" in frame:
+        analysed = (frame["kind"] == EMAIL_KIND) & frame["type_scores"].notna()
     return (
         frame[(frame["cheap_score"] >= min_score) & ~analysed]
         .sort_values("cheap_score", ascending=False)

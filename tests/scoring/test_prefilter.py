@@ -1,6 +1,7 @@
 """One cascade run without Dagster: cheap scores, the candidates the small model is asked about,
 and the prefilter_scores rows built from its answers."""
 
+import json
 from datetime import date
 
 import numpy as np
@@ -11,7 +12,7 @@ from leadflow.llm.client import Completion
 from leadflow.llm.metrics import CallRecord
 from leadflow.llm.types import InvalidOutput
 from leadflow.scoring.cascade import IcpScorer, Thresholds, fit_scorer
-from leadflow.scoring.prefilter import answer, candidates, score_rows, with_cheap_scores
+from leadflow.scoring.prefilter import answer, candidates, score_rows, with_cheap_scores, with_email_leads
 from leadflow.storage import schema
 
 DAY = date(2026, 11, 20)
@@ -62,7 +63,7 @@ def test_cheap_scores_use_the_keyword_rule_and_stay_in_range(scorer):
 
 
 def test_rows_blend_the_answer_record_failures_and_fill_every_column(scorer):
-    scored = with_cheap_scores(scorer, _signals())
+    scored = with_email_leads(scorer, with_cheap_scores(scorer, _signals()), {})  # no email analysed
     record = CallRecord(role="prefilter", template="classify_signal", model="m", engine_calls=1, latency_s=0.4)
     value = {"score": 90, "hiring": True, "role_function": "marketing", "seniority": "senior", "reasons": ["title"]}
     answers: dict[str, Completion | Exception] = {
@@ -77,7 +78,9 @@ def test_rows_blend_the_answer_record_failures_and_fill_every_column(scorer):
     assert answered["llm_used"] and answered["llm_score"] == 90 and answered["model"] == "m"
     assert answered["final_score"] == scorer.blend(answered["cheap_score"], 90)
     assert answered["bucket"] == Thresholds().bucket(answered["final_score"])
-    assert answered["reasons"] == '["title"]' and answered["prompt_version"] == LABEL
+    # every lead says why: the cheap stage's reasons, then the small model's
+    assert json.loads(answered["reasons"]) == [*scored["cheap_reasons"][0], "title"]
+    assert answered["prompt_version"] == LABEL
     assert (answered["llm_calls"], answered["latency_s"]) == (1, 0.4)
 
     assert not asked_and_failed["llm_used"] and asked_and_failed["llm_error"] == "not JSON"
@@ -86,5 +89,6 @@ def test_rows_blend_the_answer_record_failures_and_fill_every_column(scorer):
     assert asked_and_failed["llm_calls"] == 0
 
     assert not_asked["prompt_version"] is None and not_asked["llm_error"] is None
-    assert not_asked["reasons"] == "[]" and not_asked["final_score"] == not_asked["cheap_score"]
+    assert json.loads(not_asked["reasons"]) == scored["cheap_reasons"][1] and json.loads(not_asked["reasons"])
+    assert not_asked["final_score"] == not_asked["cheap_score"]
     assert answer(None) == ({}, None) and answer(answers["h3"]) == ({}, None)
