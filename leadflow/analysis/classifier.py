@@ -6,11 +6,12 @@ email (one a cache hit after signal_embeddings) and a few matrix products.
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from leadflow.analysis.features import FeatureSpace, email_vectors
-from leadflow.analysis.golden import EmailGolden, load_email_golden
+from leadflow.analysis.golden import GOLDEN_LABELS, GOLDEN_MBOX, EmailGolden, load_email_golden
 from leadflow.analysis.heads import TypeHead, fit_head
 from leadflow.analysis.mail import Mail
 from leadflow.analysis.rules import RULE_DECISION, rule_probability
@@ -56,15 +57,16 @@ def fit_typer(client: LLMClient, golden: EmailGolden | None = None) -> EmailType
     return EmailTyper(space, heads)
 
 
-_TYPERS: dict[tuple[str, str], EmailTyper] = {}
+_TYPERS: dict[tuple[str, str, str, str, float], EmailTyper] = {}
 _LOCK = threading.Lock()
 
 
-def shared_typer(client: LLMClient) -> EmailTyper:
-    """One typer per process and embedding model (name and digest): fitted on first use."""
+def shared_typer(client: LLMClient, mbox: Path = GOLDEN_MBOX, labels: Path = GOLDEN_LABELS) -> EmailTyper:
+    """One typer per process, embedding model (name and digest) and golden set (its labels'
+    mtime): fitted on first use."""
     model = client.model_chain("embed")[0]
-    key = (model, client.model_digest("embed", model))
+    key = (model, client.model_digest("embed", model), str(mbox), str(labels), labels.stat().st_mtime)
     with _LOCK:
         if key not in _TYPERS:
-            _TYPERS[key] = fit_typer(client)
+            _TYPERS[key] = fit_typer(client, load_email_golden(mbox, labels))
         return _TYPERS[key]

@@ -18,6 +18,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 from pydantic.fields import FieldInfo
 
+from leadflow.analysis.golden import GOLDEN_LABELS, GOLDEN_MBOX
 from leadflow.defs.constants import PROFILE_TAG, SAFE_PROFILE
 from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.factory import LLMSettings, shared_client
@@ -255,6 +256,10 @@ class PipelineSettings(EnvResource):
     golden_path: str = setting(
         "", "Labelled golden set; empty = the bundled `leadflow/resources/golden/golden_100.jsonl`."
     )
+    email_golden_mbox: str = setting("", "Labelled email golden set (mbox); empty = the bundled `enron_600.mbox`.")
+    email_golden_labels: str = setting(
+        "", "Its labels (Berkeley codes by message_id); empty = the bundled `enron_600_labels.jsonl`."
+    )
     red_hot: int = setting(_THRESHOLDS.red_hot, "Final score from which a lead is `red_hot`.")
     warm: int = setting(_THRESHOLDS.warm, "Final score from which a lead is `warm`.")
     nurture: int = setting(_THRESHOLDS.nurture, "Final score from which a lead is `nurture`.")
@@ -288,6 +293,10 @@ class PipelineSettings(EnvResource):
 
     def golden_file(self) -> Path:
         return _path(self.golden_path, RESOURCES_DIR / "golden" / "golden_100.jsonl")
+
+    def email_golden_files(self) -> tuple[Path, Path]:
+        """(mbox, labels) of the email golden set the typer trains on and is judged by."""
+        return _path(self.email_golden_mbox, GOLDEN_MBOX), _path(self.email_golden_labels, GOLDEN_LABELS)
 
     def imports_folder(self) -> Path:
         return _path(self.imports_dir, data_dir() / "imports")

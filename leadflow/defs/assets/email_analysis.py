@@ -17,7 +17,7 @@ from leadflow.analysis.mail import Mail
 from leadflow.analysis.taxonomy import TYPES
 from leadflow.defs.metadata import Progress, llm_metadata, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
-from leadflow.defs.resources import LLMResource
+from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.ingest.emails import KIND as EMAIL_KIND
 from leadflow.storage import schema
 from leadflow.storage.warehouse import append, replace_partitions
@@ -47,7 +47,9 @@ def _mail(row: Any) -> Mail:
         "model extracts entities and requests only for candidates, highest priority first."
     ),
 )
-def email_analysis(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: LLMResource) -> dg.MaterializeResult:
+def email_analysis(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: LLMResource, pipeline: PipelineSettings
+) -> dg.MaterializeResult:
     dates = partition_dates(context)
     run_id = context.run.run_id
     with duckdb.get_connection() as conn:
@@ -58,7 +60,7 @@ def email_analysis(context: dg.AssetExecutionContext, duckdb: DuckDBResource, ll
     with client.metrics.track() as recorder:
         analyses = []
         if mails:  # days without email neither fit the typer nor judge it
-            typer = shared_typer(client)
+            typer = shared_typer(client, *pipeline.email_golden_files())
             progress = Progress(context.log, "email analysis LLM", 0)
             analyses = analyze_mails(
                 client,
@@ -68,7 +70,7 @@ def email_analysis(context: dg.AssetExecutionContext, duckdb: DuckDBResource, ll
                 on_total=progress.start,
                 on_done=lambda _: progress.advance(),
             )
-            golden = shared_golden_report(client)
+            golden = shared_golden_report(client, *pipeline.email_golden_files())
     rows = [
         {
             "partition_date": row.partition_date,

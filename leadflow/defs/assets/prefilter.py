@@ -60,7 +60,9 @@ def prefilter_scores(
             pipeline.max_text_chars,
         )
         scored = prefilter.with_email_leads(
-            cascade.scorer, prefilter.with_cheap_scores(cascade.scorer, signals), shared_typer(client).thresholds
+            cascade.scorer,
+            prefilter.with_cheap_scores(cascade.scorer, signals),
+            shared_typer(client, *pipeline.email_golden_files()).thresholds,
         )
         candidates = int((scored["cheap_score"] >= thresholds.llm_min_score).sum())
         context.log.info(
