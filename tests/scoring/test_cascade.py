@@ -6,6 +6,7 @@ import pytest
 from leadflow.scoring.cascade import BUCKETS, Thresholds, fit_scorer, precision_recall
 from leadflow.scoring.head import best_threshold, out_of_fold_proba, train_head
 from leadflow.scoring.rules import title_keyword_hit
+from tests.scoring.conftest import synthetic_golden
 
 
 @pytest.mark.parametrize(
@@ -58,12 +59,7 @@ def test_head_learns_a_separable_signal_and_out_of_fold_never_sees_its_row():
 
 
 def test_scorer_maps_the_f1_cut_to_the_warm_boundary():
-    rng = np.random.default_rng(1)
-    vecs = rng.normal(size=(60, 8))
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    labels = (vecs[:, 0] > 0.3).astype(int)
-    rules = labels.astype(bool) & (rng.random(60) > 0.3)
-    sims = 0.2 + 0.3 * labels + rng.normal(scale=0.05, size=60)
+    vecs, rules, sims, labels = synthetic_golden()
     thresholds = Thresholds()
     scorer, heldout, report = fit_scorer(vecs, rules, sims, labels, thresholds)
     assert heldout.shape == (60,) and ((heldout >= 0) & (heldout <= 100)).all()

@@ -14,6 +14,7 @@ from leadflow.llm.types import InvalidOutput
 from leadflow.scoring.cascade import IcpScorer, Thresholds, fit_scorer
 from leadflow.scoring.prefilter import answer, candidates, score_rows, with_cheap_scores, with_email_leads
 from leadflow.storage import schema
+from tests.scoring.conftest import synthetic_golden
 
 DAY = date(2026, 11, 20)
 LABEL = "classify_signal@v1"
@@ -21,12 +22,7 @@ LABEL = "classify_signal@v1"
 
 @pytest.fixture(scope="module")
 def scorer() -> IcpScorer:
-    rng = np.random.default_rng(1)
-    vecs = rng.normal(size=(60, 8))
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    labels = (vecs[:, 0] > 0.3).astype(int)
-    rules = labels.astype(bool) & (rng.random(60) > 0.3)
-    sims = 0.2 + 0.3 * labels + rng.normal(scale=0.05, size=60)
+    vecs, rules, sims, labels = synthetic_golden()
     return fit_scorer(vecs, rules, sims, labels, Thresholds())[0]
 
 
