@@ -53,7 +53,10 @@ def fit_typer(client: LLMClient, golden: EmailGolden | None = None) -> EmailType
     golden = golden or load_email_golden()
     space = FeatureSpace.build(client)
     features = space.matrix(golden.mails, email_vectors(client, golden.mails))
-    heads = {t.key: fit_head(features, golden.labels(t.key), space.own_columns(t.key)) for t in TRAINED_TYPES}
+    heads = {
+        t.key: fit_head(features, golden.labels(t.key), space.own_columns(t.key), space.text_columns())
+        for t in TRAINED_TYPES
+    }
     return EmailTyper(space, heads)
 
 

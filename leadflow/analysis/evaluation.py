@@ -1,5 +1,5 @@
 """Held-out figures of the type heads by nested cross-validation: each outer fold's head is
-fitted by `fit_head` on the other folds alone (C, calibration and threshold chosen by its inner
+fitted by `fit_head` on the other folds alone (variant, calibration and threshold chosen by its inner
 CV), then scored on the outer fold. Predictions are pooled over the outer folds per repeat.
 """
 
@@ -32,6 +32,7 @@ def nested_cv(
     features: np.ndarray,
     labels: np.ndarray,
     own_columns: np.ndarray,
+    text_columns: np.ndarray,
     repeats: int = 1,
     folds: int = OUTER_FOLDS,
     seed: int = SEED,
@@ -46,7 +47,7 @@ def nested_cv(
         predicted = np.zeros(len(labels), dtype=bool)
         chosen = []
         for train, test in outer.split(features, labels):
-            head = fit_head(features[train], labels[train], own_columns, seed=seed)
+            head = fit_head(features[train], labels[train], own_columns, text_columns, seed=seed)
             proba[test] = head.proba(features[test])
             predicted[test] = proba[test] >= head.threshold
             chosen.append({"variant": list(head.variant), "threshold": round(head.threshold, 4)})
@@ -66,4 +67,7 @@ def heldout_report(
 ) -> dict[str, dict[str, Any]]:
     """`nested_cv` of each trained type (`types`, default all) on the golden set's features."""
     keys = list(types) or [t.key for t in TRAINED_TYPES]
-    return {k: nested_cv(features, golden.labels(k), space.own_columns(k), repeats=repeats) for k in keys}
+    return {
+        k: nested_cv(features, golden.labels(k), space.own_columns(k), space.text_columns(), repeats=repeats)
+        for k in keys
+    }

@@ -74,6 +74,11 @@ class FeatureSpace:
         ]
         return np.hstack([vectors, cue_counts(mails), *cosines])
 
+    def text_columns(self) -> np.ndarray:
+        """Columns of `matrix` holding the subject-and-text embedding (the neighbours' space)."""
+        dims = next(iter(self.prototype_vecs.values())).shape[1]
+        return np.arange(dims, 2 * dims)
+
     def own_columns(self, type_key: str) -> np.ndarray:
         """Columns of `matrix` that are about one trained type: both embeddings, the type's cue
         counts and its prototype cosines."""
