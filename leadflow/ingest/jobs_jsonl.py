@@ -1,4 +1,9 @@
-"""Job postings from JSON Lines (EMSCAD layout), one line at a time."""
+"""Job postings from JSON Lines (EMSCAD layout), one line at a time.
+
+Lines end at CR, LF or CRLF (`leadflow.ingest.lines`); a line that is not UTF-8 is read through
+the charset fallback chain, its `charset_repair` recorded; a line too deep, with a number too
+long for Python, or with NaN is `bad_json`, never an exception.
+"""
 
 import datetime
 import json
@@ -7,15 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from leadflow.ingest.charsets import UTF8, decode_bytes
+from leadflow.ingest.lines import MAX_LINE_BYTES, iter_lines
 from leadflow.ingest.records import (
     DEFAULT_MAX_CHARS,
+    Reason,
     Rejection,
     Signal,
     make_content_hash,
     make_excerpt,
     make_signal_id,
 )
-from leadflow.ingest.text import html_to_text, normalize_whitespace, replace_surrogates
+from leadflow.ingest.text import clean_text, html_to_text, normalize_whitespace, printable_name
 
 KIND = "job_posting"
 # In the order they are read: who the employer is, what the job is, what it asks, what it gives.
@@ -45,45 +53,52 @@ def parse_jobs_jsonl(
 
     Postings carry no date, so they are dated by `import_date`. Blank lines are not records.
     """
-    label = label or str(path)
-    with path.open("rb") as f:
-        for n, raw in enumerate(f):
-            if not raw.strip():
-                continue
-            position = f"{label}#{n}"
-            try:
-                yield _to_signal(raw, source, position, import_date, max_chars)
-            except _Reject as exc:
-                excerpt = make_excerpt(raw)
-                yield Rejection(source=source, kind=KIND, position=position, reason=str(exc), excerpt=excerpt)
+    label = label or printable_name(str(path))
+    for n, raw in enumerate(iter_lines(path, MAX_LINE_BYTES)):
+        if not raw.strip():
+            continue
+        position = f"{label}#{n}"
+        try:
+            yield _to_signal(raw, source, position, import_date, max_chars)
+        except _Reject as exc:
+            excerpt = make_excerpt(raw)
+            yield Rejection(source=source, kind=KIND, position=position, reason=str(exc), excerpt=excerpt)
 
 
 def _to_signal(raw: bytes, source: str, position: str, import_date: datetime.date, max_chars: int) -> Signal:
+    if len(raw) > MAX_LINE_BYTES:
+        raise _Reject(f"{Reason.OVERSIZE}: line over {MAX_LINE_BYTES} bytes")
+    # The decoding drops a BOM: one opens every file of a concatenation, not only the first line.
+    decoded = decode_bytes(raw, UTF8)
+    if decoded.undecodable:
+        raise _Reject(f"{Reason.UNDECODABLE}: not UTF-8, and no fallback charset reads it")
     try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Reject(f"undecodable: invalid UTF-8 at byte {exc.start}") from None
-    try:
-        record = json.loads(line)
+        record = json.loads(decoded.text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        raise _Reject(f"bad_json: {exc.msg} at column {exc.colno}") from None
+        raise _Reject(f"{Reason.BAD_JSON}: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise _Reject(f"{Reason.BAD_JSON}: nested too deep to read") from None
+    except ValueError as exc:  # an integer over sys.get_int_max_str_digits() digits, or NaN
+        raise _Reject(f"{Reason.BAD_JSON}: {str(exc).partition(':')[0][:80]}") from None
     if not isinstance(record, dict):
-        raise _Reject(f"not_object: line holds a JSON {type(record).__name__}")
+        raise _Reject(f"{Reason.NOT_OBJECT}: line holds a JSON {type(record).__name__}")
 
     job_id = _scalar_text(record, "job_id").strip()
     title = normalize_whitespace(_scalar_text(record, "title"))
     for name, value in (("job_id", job_id), ("title", title)):
         if not value:
-            raise _Reject(f"missing_field: {name} is missing or empty")
+            raise _Reject(f"{Reason.MISSING_FIELD}: {name} is missing or empty")
     sections = {name: _MASK.sub(r"[\1]", html_to_text(_scalar_text(record, name))) for name in TEXT_FIELDS}
     if not any(sections[name] for name in BODY_FIELDS):
-        raise _Reject("empty_body: no company_profile, description or requirements text")
+        raise _Reject(f"{Reason.EMPTY_BODY}: no company_profile, description or requirements text")
     text = "\n\n".join([title, *(sections[name] for name in TEXT_FIELDS if sections[name])])
     if len(text) > max_chars:
-        raise _Reject(f"oversize: {len(text)} chars > {max_chars}")
+        raise _Reject(f"{Reason.OVERSIZE}: {len(text)} chars > {max_chars}")
 
     attributes: dict[str, Any] = {name: _scalar_text(record, name).strip() or None for name in STRING_FIELDS}
     attributes |= {name: _flag(record.get(name)) for name in FLAG_FIELDS}
+    if decoded.repair:
+        attributes["charset_repair"] = decoded.repair
     return Signal(
         signal_id=make_signal_id(source, job_id, position),
         source=source,
@@ -105,8 +120,13 @@ def _scalar_text(record: dict[str, Any], name: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _Reject(f"bad_field: {name} is a JSON {type(value).__name__}, expected text")
-    return replace_surrogates(str(value))
+        raise _Reject(f"{Reason.BAD_FIELD}: {name} is a JSON {type(value).__name__}, expected text")
+    return clean_text(str(value))
+
+
+def _refuse_constant(name: str) -> float:
+    """NaN and Infinity are not JSON (Python's reader takes them): refuse the line."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _flag(value: Any) -> bool | None:

@@ -1,20 +1,34 @@
-"""Where signals come from: `resources/sources.yaml` declares sources, `read_source` reads one."""
+"""Where signals come from: `resources/sources.yaml` declares sources, `read_source` reads one,
+`read_source_safely` reads one without ever raising, and `SourceCounts` tallies what it gave."""
 
 import datetime
 import itertools
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from leadflow.ingest.accounts_csv import KIND as ACCOUNT_KIND
 from leadflow.ingest.accounts_csv import parse_accounts_csv
+from leadflow.ingest.emails import KIND as EMAIL_KIND
 from leadflow.ingest.emails import parse_eml, parse_maildir, parse_mbox
+from leadflow.ingest.jobs_jsonl import KIND as JOB_KIND
 from leadflow.ingest.jobs_jsonl import parse_jobs_jsonl
-from leadflow.ingest.records import DEFAULT_MAX_CHARS, Rejection, Signal
+from leadflow.ingest.records import DEFAULT_MAX_CHARS, Reason, Rejection, Signal, reason_code
+from leadflow.ingest.text import printable_name
 
-FORMATS = ("jsonl_jobs", "mbox", "maildir", "eml", "csv_accounts")
+# Each format and the kind of record it holds.
+FORMAT_KINDS = {
+    "jsonl_jobs": JOB_KIND,
+    "mbox": EMAIL_KIND,
+    "maildir": EMAIL_KIND,
+    "eml": EMAIL_KIND,
+    "csv_accounts": ACCOUNT_KIND,
+}
+FORMATS = tuple(FORMAT_KINDS)
 _FIELDS = ("name", "format", "path", "enabled", "max_chars", "limit", "import_date")
 
 
@@ -62,9 +76,9 @@ def _parse_entry(entry: Any, where: str) -> SourceSpec:
         raise SourceConfigError(
             f"{where}: unknown field(s) {', '.join(map(str, unknown))}; allowed: {', '.join(_FIELDS)}"
         )
-    for field in ("name", "format", "path"):
-        if not isinstance(entry.get(field), str) or not entry[field].strip():
-            raise SourceConfigError(f"{where}: missing or empty '{field}'")
+    for required in ("name", "format", "path"):
+        if not isinstance(entry.get(required), str) or not entry[required].strip():
+            raise SourceConfigError(f"{where}: missing or empty '{required}'")
     where = f"{where} ({entry['name']})"
     if entry["format"] not in FORMATS:
         raise SourceConfigError(f"{where}: unknown format {entry['format']!r}; expected one of {', '.join(FORMATS)}")
@@ -109,7 +123,8 @@ def spec_for_file(path: Path) -> SourceSpec:
         raise SourceConfigError(
             f"{path.name}: unknown import type {path.suffix!r}; expected one of {', '.join(EXTENSION_FORMATS)}"
         ) from None
-    return SourceSpec(name=f"import:{path.name}", format=file_format, path=str(path))
+    # The name is stored with every record: a non-UTF-8 byte in the file name becomes `\xNN`.
+    return SourceSpec(name=f"import:{printable_name(path.name)}", format=file_format, path=str(path))
 
 
 def import_date_of(spec: SourceSpec, base_dir: str | Path) -> datetime.date:
@@ -138,7 +153,7 @@ def read_source(spec: SourceSpec, import_date: datetime.date, base_dir: str | Pa
         "source": spec.name,
         "import_date": import_date,
         "max_chars": spec.max_chars,
-        "label": spec.path,
+        "label": printable_name(spec.path),
     }
     match spec.format:
         case "jsonl_jobs":
@@ -154,3 +169,65 @@ def read_source(spec: SourceSpec, import_date: datetime.date, base_dir: str | Pa
         case _:
             raise ValueError(f"source {spec.name!r}: unknown format {spec.format!r}")
     return itertools.islice(records, spec.limit)
+
+
+def read_source_safely(
+    spec: SourceSpec, import_date: datetime.date, base_dir: str | Path
+) -> Iterator[Signal | Rejection]:
+    """`read_source` that never raises: when the source fails (missing, unreadable, a parser
+    error part-way), what it gave so far stands and one `source_error` Rejection, at position
+    `<path>#source_error`, says where it stopped and why; the rest of that source is not read.
+    """
+    count = 0
+    last: str | None = None
+    try:
+        for record in read_source(spec, import_date, base_dir):
+            count += 1
+            last = record.position
+            yield record
+    except Exception as exc:  # any failure of one source must leave the other sources read
+        # The type and an OS error's text, never the message of a parser (it may quote data).
+        what = (
+            f"{type(exc).__name__} ({exc.strerror})"
+            if isinstance(exc, OSError) and exc.strerror
+            else type(exc).__name__
+        )
+        where = f"after {count} records, the last at {last}" if last else "before its first record"
+        yield Rejection(
+            source=spec.name,
+            kind=FORMAT_KINDS.get(spec.format, "unknown"),
+            position=f"{printable_name(spec.path)}#source_error",
+            reason=f"{Reason.SOURCE_ERROR}: {what} {where}; the rest of the source is not read",
+            excerpt="",
+        )
+
+
+@dataclass(slots=True)
+class SourceCounts:
+    """What one source gave in a run. Every record read is a signal or a quarantined record, so
+    `read == signals + quarantined`; a run reconciles these with what it wrote."""
+
+    source: str
+    signals: int = 0
+    quarantined: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)  # reason code -> records
+
+    @property
+    def read(self) -> int:
+        return self.signals + self.quarantined
+
+    def add(self, record: Signal | Rejection) -> None:
+        if isinstance(record, Rejection):
+            self.quarantined += 1
+            self.reasons[reason_code(record.reason)] += 1
+        else:
+            self.signals += 1
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Plain values for run metadata."""
+        return {
+            "read": self.read,
+            "signals": self.signals,
+            "quarantined": self.quarantined,
+            "reasons": dict(self.reasons),
+        }

@@ -99,17 +99,32 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Terminal escape sequences (CSI `ESC [ ... m`, OSC `ESC ] ... BEL`, two-byte ESC codes), then
+# C0 controls but tab and the line breaks, DEL and C1 controls: NUL breaks storage and C API
+# consumers, escapes rewrite the terminal that shows a subject.
+_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
-def replace_surrogates(s: str) -> str:
-    """U+FFFD for lone surrogates (JSON `\\ud800` escapes, raw 8-bit bytes kept by the email
-    parser): they cannot be encoded as UTF-8, so storing them would fail downstream."""
-    return _SURROGATE.sub("\ufffd", s)
+def clean_text(s: str) -> str:
+    """The text with U+FFFD for lone surrogates (JSON `\\ud800` escapes, raw 8-bit bytes kept by
+    the email parser: they cannot be encoded as UTF-8, so storing them would fail downstream)
+    and without terminal escapes and control characters such as NUL."""
+    return _CONTROL.sub("", _TERMINAL_ESCAPE.sub("", _SURROGATE.sub("\ufffd", s)))
+
+
+def printable_name(name: str) -> str:
+    """A file name as storable text: a byte that is not UTF-8 (a lone surrogate from
+    `os.listdir`) becomes `\\xNN`, so the name still tells which file it was."""
+    try:
+        return name.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no byte made
+        return clean_text(name)
 
 
 def normalize_whitespace(s: str) -> str:
     """Collapse spaces within lines and keep at most one blank line, so paragraphs survive."""
-    s = _INVISIBLE.sub("", replace_surrogates(s).replace("\r\n", "\n").replace("\r", "\n"))
+    s = _INVISIBLE.sub("", clean_text(s).replace("\r\n", "\n").replace("\r", "\n"))
     lines = (_HSPACE.sub(" ", line).strip() for line in s.split("\n"))
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
 

@@ -2,8 +2,6 @@
 
 import csv
 
-import pytest
-
 from leadflow.ingest.accounts_csv import parse_accounts_csv
 
 from .conftest import FIXTURES, IMPORT_DATE, SAMPLES, reasons, split
@@ -24,19 +22,38 @@ def _data_rows(path):
 def test_every_bad_row_is_quarantined_with_its_reason():
     signals, rejections = _parse(label="bad.csv")
     assert len(signals) + len(rejections) == _data_rows(BAD_ACCOUNTS) == 10
-    assert [s.position for s in signals] == ["bad.csv#1", "bad.csv#2", "bad.csv#3", "bad.csv#8", "bad.csv#9"]
+    assert [s.position for s in signals] == [
+        "bad.csv#1",
+        "bad.csv#2",
+        "bad.csv#3",
+        "bad.csv#7",
+        "bad.csv#8",
+        "bad.csv#9",
+    ]
     assert reasons(rejections) == {
         "bad.csv#0": "excel_damage",
         "bad.csv#4": "missing_field",
         "bad.csv#5": "missing_field",
         "bad.csv#6": "bad_row",
-        "bad.csv#7": "undecodable",
     }
     by_position = {r.position: r for r in rejections}
     assert by_position["bad.csv#0"].reason == "excel_damage: column name = #NAME?"
     assert by_position["bad.csv#0"].excerpt.startswith("/company/n-plusn,#NAME?,software")
     assert by_position["bad.csv#5"].reason == "missing_field: permalink is empty"
-    assert "\ufffd" in by_position["bad.csv#7"].excerpt
+
+
+def test_a_latin1_row_is_read_through_the_charset_fallback():
+    miasole = next(s for s in _parse()[0] if s.external_id == "/company/miasole")
+    assert miasole.title == "MiaSol\u00e9"
+    assert miasole.attributes["charset_repair"] == "fallback: declared utf-8, read as windows-1252"
+
+
+def test_a_row_no_charset_reads_is_undecodable(tmp_path):
+    export = tmp_path / "garbled.csv"
+    export.write_bytes(b"name,city\nAcme,Austin\nBad \x81\x8d\x8f\x90\x9d\x81\x8d\x8f,Nowhere\n")
+    signals, rejections = _parse(export, label="garbled.csv")
+    assert [s.title for s in signals] == ["Acme"]
+    assert reasons(rejections) == {"garbled.csv#1": "undecodable"}
 
 
 def test_damaged_optional_fields_are_repaired_not_rejected():
@@ -85,11 +102,13 @@ def test_export_without_permalink_column_uses_positions(tmp_path):
     assert len({s.signal_id for s in signals}) == 2
 
 
-def test_header_without_name_column_is_an_error(tmp_path):
+def test_header_without_name_column_rejects_every_row(tmp_path):
     export = tmp_path / "wrong.csv"
-    export.write_text("company,city\nAcme,Austin\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="no 'name' column"):
-        _parse(export)
+    export.write_text("company,city\nAcme,Austin\nBeta,Boston\n", encoding="utf-8")
+    signals, rejections = _parse(export, label="wrong.csv")
+    assert signals == []
+    assert reasons(rejections) == {"wrong.csv#0": "bad_header", "wrong.csv#1": "bad_header"}
+    assert rejections[0].reason == "bad_header: no 'name' column (columns: company, city)"
 
 
 def test_field_over_the_csv_limit_is_rejected_and_reading_goes_on(tmp_path):

@@ -75,11 +75,13 @@ def test_mboxrd_from_escape_quotes_and_signature():
     assert budget.attributes["quote"] == "kept"
 
 
-def test_unknown_charset_falls_back_to_utf8_with_replacements():
+def test_unknown_charset_goes_through_the_fallback_chain():
     order = _parse_bad_mbox()[0][3]
-    assert order.title == "Caf\ufffd order"
+    # Raw 8-bit bytes in the Subject and a body in an unknown charset: both read as windows-1252.
+    assert order.title == "Caf\u00e9 order"
     assert order.signal_date == datetime.date(2000, 8, 8)  # "-0000": already UTC
-    assert "caf\ufffd order" in order.text
+    assert "caf\u00e9 order" in order.text
+    assert order.attributes["charset_repair"] == "fallback: declared x-unknown-8bit, read as windows-1252"
 
 
 def test_ids_are_stable_across_reads():
@@ -88,7 +90,7 @@ def test_ids_are_stable_across_reads():
     assert len({s.signal_id for s in first}) == len(first)
 
 
-def test_splitter_needs_a_blank_line_before_from(tmp_path):
+def test_a_from_line_that_is_not_a_separator_stays_in_its_message(tmp_path):
     mbox = tmp_path / "split.mbox"
     mbox.write_bytes(
         b"From a@example.com Mon Jan  1 00:00:00 2001\nSubject: one\n\nbody\n"
@@ -220,3 +222,53 @@ def test_hostile_headers_are_quarantined_or_cleaned(tmp_path):
     assert signal.external_id == "<b\ufffd@x>"
     assert signal.attributes["from"] == "jos\ufffd@ex\ufffdmple.com"
     assert signal.company == "ex\ufffdmple.com"
+
+
+def test_separators_without_blank_lines_stream_20k_messages(tmp_path):
+    # 30,969 such messages used to be read as one, at a 575 MB memory peak.
+    mbox = tmp_path / "tight.mbox"
+    with mbox.open("wb") as f:
+        for i in range(20_000):
+            f.write(
+                b"From sender@example.com Thu Aug  3 12:11:00 2000\nMessage-ID: <%d@example.com>\n"
+                b"Date: Thu, 03 Aug 2000 12:11:00 -0700\nFrom: rep%d@example.com\n\nHello %d.\n" % (i, i, i)
+            )
+    count, peak = _peak_traced_bytes(lambda: sum(1 for _ in iter_mbox_messages(mbox)))
+    assert count == 20_000
+    assert peak < 1_000_000
+
+
+def test_a_content_length_that_fits_keeps_a_separator_shaped_line_in_its_body(tmp_path):
+    body = b"Forwarded:\nFrom bob@example.com Mon Jan  1 09:00:00 2001\nQuote 40 seats.\n"
+    head = b"From a@example.com Mon Jan  1 10:00:00 2001\nDate: Mon, 01 Jan 2001 10:00:00 +0000\n"
+    mbox = tmp_path / "cl.mbox"
+    mbox.write_bytes(
+        head
+        + b"Content-Length: %d\n\n" % len(body)
+        + body
+        + head
+        + b"\nsecond\n"
+        # a Content-Length past the end of the file is ignored
+        + head
+        + b"Content-Length: 99999\n\nthird\n"
+        + head
+        + b"\nfourth\n"
+    )
+    messages = list(iter_mbox_messages(mbox))
+    assert len(messages) == 4
+    assert messages[0].endswith(body)
+    assert [m.rstrip().rsplit(b"\n", 1)[-1] for m in messages[1:]] == [b"second", b"third", b"fourth"]
+
+
+def test_a_huge_subject_is_cut_before_parsing(tmp_path):
+    mbox = tmp_path / "subject.mbox"
+    mbox.write_bytes(
+        b"From a@example.com Mon Jan  1 10:00:00 2001\nDate: Mon, 01 Jan 2001 10:00:00 +0000\n"
+        b"Subject: " + b"word " * 210_000 + b"\n\nPlease send a quote.\n"
+    )
+    started = time.perf_counter()
+    (signal,) = split(parse_mbox(mbox, source="s"))[0]
+    assert time.perf_counter() - started < 2  # the stdlib alone: 10.7 s, quadratic
+    assert len(signal.title) == 1000
+    assert signal.attributes["headers_cut"] == ["Subject"]
+    assert signal.attributes["title_cut"]["kept"] == 1000

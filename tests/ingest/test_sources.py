@@ -8,8 +8,17 @@ from dataclasses import replace
 import pytest
 
 import leadflow.ingest
-from leadflow.ingest import Rejection, Signal, SourceConfigError, SourceSpec, load_sources, read_source
-from leadflow.ingest.sources import import_date_of
+from leadflow.ingest import (
+    Rejection,
+    Signal,
+    SourceConfigError,
+    SourceCounts,
+    SourceSpec,
+    load_sources,
+    read_source,
+    read_source_safely,
+)
+from leadflow.ingest.sources import import_date_of, spec_for_file
 from leadflow.paths import RESOURCES_DIR
 
 from .conftest import FIXTURES, IMPORT_DATE, only_signals, split
@@ -21,10 +30,13 @@ def test_public_api():
     assert set(leadflow.ingest.__all__) == {
         "Signal",
         "Rejection",
+        "Reason",
         "SourceConfigError",
+        "SourceCounts",
         "SourceSpec",
         "load_sources",
         "read_source",
+        "read_source_safely",
     }
 
 
@@ -147,3 +159,51 @@ def test_invalid_sources_yaml_is_explained(tmp_path, yaml_text, message):
     path.write_text(yaml_text, encoding="utf-8")
     with pytest.raises(SourceConfigError, match=message):
         load_sources(path)
+
+
+def test_read_source_safely_turns_a_failing_source_into_one_source_error(tmp_path):
+    (tmp_path / "folder.mbox").mkdir()
+    for spec in (
+        SourceSpec(name="gone", format="jsonl_jobs", path="nowhere.jsonl"),
+        SourceSpec(name="folder", format="mbox", path="folder.mbox"),
+    ):
+        (rejection,) = read_source_safely(spec, IMPORT_DATE, tmp_path)
+        assert isinstance(rejection, Rejection)
+        assert rejection.position == f"{spec.path}#source_error"
+        assert rejection.reason.startswith("source_error: ")
+        assert rejection.reason.endswith("before its first record; the rest of the source is not read")
+    (missing,) = split(
+        read_source_safely(SourceSpec(name="gone", format="eml", path="gone.eml"), IMPORT_DATE, tmp_path)
+    )[1]
+    assert missing.kind == "email" and "FileNotFoundError" in missing.reason
+
+
+def test_read_source_safely_passes_a_good_source_through():
+    (spec,) = [s for s in load_sources(SOURCES_YAML) if s.name == "sample_accounts"]
+    assert list(read_source_safely(spec, IMPORT_DATE, RESOURCES_DIR)) == list(
+        read_source(spec, IMPORT_DATE, RESOURCES_DIR)
+    )
+
+
+def test_source_counts_reconcile():
+    (spec,) = [s for s in load_sources(SOURCES_YAML) if s.name == "sample_emails"]
+    counts = SourceCounts(spec.name)
+    for record in read_source_safely(spec, IMPORT_DATE, RESOURCES_DIR):
+        counts.add(record)
+    assert counts.as_metadata() == {
+        "read": 120,
+        "signals": 113,
+        "quarantined": 7,
+        "reasons": {"empty_body": 2, "implausible_date": 5},
+    }
+
+
+def test_an_import_file_name_that_is_not_utf8_gives_storable_names(tmp_path):
+    dropped = tmp_path / "caf\udce9.csv"  # the latin-1 byte 0xE9, as os.listdir gives it
+    dropped.write_bytes(b"name,city\nAcme,Austin\n")
+    spec = spec_for_file(dropped)
+    assert spec.name == "import:caf\\xe9.csv"
+    (signal,) = only_signals(read_source_safely(spec, IMPORT_DATE, tmp_path))
+    assert signal.position.endswith("caf\\xe9.csv#0")
+    signal.source.encode("utf-8")
+    signal.position.encode("utf-8")

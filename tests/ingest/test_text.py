@@ -1,13 +1,15 @@
-"""html_to_text, normalize_whitespace, windows, and the parts of email bodies on the layouts found in the real data."""
+"""html_to_text, normalize_whitespace, clean_text, windows, and the parts of email bodies on the layouts found in the real data."""
 
 import re
 
 from leadflow.ingest.emails import parse_mbox
 from leadflow.ingest.text import (
     WINDOW_MARK,
+    clean_text,
     content_fingerprint,
     html_to_text,
     normalize_whitespace,
+    printable_name,
     split_email_body,
     trim_email_body,
     window_text,
@@ -227,3 +229,15 @@ def test_window_text_keeps_head_and_tail_cut_on_whitespace():
     assert text.startswith(head) and text.endswith(tail)
     assert head.endswith(tuple("0123456789")) and tail.startswith("w")  # whole words only
     assert 700 < len(head) < 760 and 200 < len(tail) < 250  # three quarters head, a quarter tail
+
+
+def test_clean_text_strips_nul_controls_and_terminal_escapes():
+    assert clean_text("Quote\x00 \x1b[31mrequest\x1b[0m") == "Quote request"
+    assert clean_text("see \x1b]8;;http://x.example\x07link\x1b]8;;\x07 \x9bnow") == "see link now"
+    assert clean_text("tab\tand\nlines stay, \ud800 becomes U+FFFD") == "tab\tand\nlines stay, \ufffd becomes U+FFFD"
+
+
+def test_printable_name_shows_bytes_that_are_not_utf8():
+    assert printable_name("caf\udce9.csv") == "caf\\xe9.csv"
+    assert printable_name("caf\u00e9.csv") == "caf\u00e9.csv"
+    assert printable_name("odd\ud800") == "odd\ufffd"
