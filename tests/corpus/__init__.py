@@ -1,0 +1,1 @@
+"""The hostile ingest corpus: its generator and the harness that reads it."""
