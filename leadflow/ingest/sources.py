@@ -129,11 +129,17 @@ def spec_for_file(path: Path) -> SourceSpec:
 
 def import_date_of(spec: SourceSpec, base_dir: str | Path) -> datetime.date:
     """The date undated records of `spec` take: pinned in sources.yaml, else the file's mtime
-    (UTC). Stable across re-runs, so re-materializing a partition reads the same records."""
+    (UTC). Stable across re-runs, so re-materializing a partition reads the same records.
+    Today (UTC) for a file that cannot be stat'ed: `read_source_safely` then records its
+    source_error on that day, instead of this raising before the source is read."""
     if spec.import_date is not None:
         return spec.import_date
     path = Path(base_dir) / spec.path  # an absolute spec.path wins over base_dir
-    return datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.UTC).date()
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return datetime.datetime.now(datetime.UTC).date()
+    return datetime.datetime.fromtimestamp(mtime, tz=datetime.UTC).date()
 
 
 def read_source(spec: SourceSpec, import_date: datetime.date, base_dir: str | Path) -> Iterator[Signal | Rejection]:

@@ -62,6 +62,8 @@ def test_import_date_is_pinned_or_the_file_modification_day(tmp_path):
     assert import_date_of(pinned, tmp_path) == datetime.date(2026, 1, 2)
     assert import_date_of(unpinned, tmp_path) == datetime.date(2025, 3, 4)
     assert import_date_of(replace(unpinned, path=str(export)), "/elsewhere") == datetime.date(2025, 3, 4)
+    # A missing file does not raise here: read_source_safely records it as a source_error.
+    assert import_date_of(replace(unpinned, path="gone.csv"), tmp_path) == datetime.datetime.now(datetime.UTC).date()
 
 
 @pytest.mark.parametrize(
