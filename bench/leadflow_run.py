@@ -27,7 +27,7 @@ from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.llm.metrics import summarize
 
-CORE_ASSETS = ("raw_signals", "signal_embeddings", "prefilter_scores", "dossiers")
+CORE_ASSETS = ("raw_signals", "signal_embeddings", "email_analysis", "prefilter_scores", "dossiers")
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 

@@ -12,6 +12,7 @@ from leadflow.storage.publication import rollback
 PIPELINE_ASSETS = [
     "raw_signals",
     "signal_embeddings",
+    "email_analysis",
     "prefilter_scores",
     "dossiers",
     "quality_metrics",
@@ -23,7 +24,7 @@ daily_pipeline_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*PIPELINE_ASSETS),
     partitions_def=daily_partitions,
     description=(
-        "raw_signals -> signal_embeddings -> prefilter_scores -> dossiers -> quality_metrics, then "
+        "raw_signals -> signal_embeddings -> email_analysis -> prefilter_scores -> dossiers -> quality_metrics, then "
         "published_leads once the blocking checks passed."
     ),
 )

@@ -84,3 +84,18 @@ def test_schedule_requests_yesterday_and_starts_stopped():
     requests = schedule.evaluate_tick(context).run_requests
     assert requests is not None
     assert [r.partition_key for r in requests] == ["2026-11-20"]
+
+
+def test_the_daily_pipeline_runs_every_partitioned_pipeline_asset():
+    """Every daily-partitioned asset but the file imports is part of the job the schedule, the
+    CLI and backfills run (an asset left out is silently never materialized there)."""
+    definitions = defs()
+    job = definitions.resolve_job_def("daily_pipeline")
+    selected = sorted(key.to_user_string() for key in job.asset_layer.selected_asset_keys)
+    partitioned = sorted(
+        spec.key.to_user_string()
+        for spec in definitions.resolve_all_asset_specs()
+        if spec.partitions_def is not None and spec.key.to_user_string() != "import_file"
+    )
+    assert selected == partitioned
+    assert "email_analysis" in selected
