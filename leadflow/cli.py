@@ -14,7 +14,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
-from leadflow.paths import PROJECT_ROOT
+from leadflow.paths import DEFAULT_HOME, PROJECT_ROOT
+from leadflow.storage.private import private_dir
 
 
 def _instance():
@@ -22,6 +23,7 @@ def _instance():
 
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
     os.chdir(PROJECT_ROOT)  # dagster.yaml's storage paths are relative to the project root
+    private_dir(DEFAULT_HOME)  # before Dagster creates its storage (run logs, metadata) inside
     return dg.DagsterInstance.get()
 
 

@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from leadflow.storage.private import private_dir
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 RESOURCES_DIR = PACKAGE_DIR / "resources"  # bundled ICPs, model catalog, golden sets, samples
 PROMPTS_DIR = PACKAGE_DIR / "prompts"
@@ -18,13 +20,13 @@ def _project_dir() -> Path:
 
 
 PROJECT_ROOT = _project_dir()
+DEFAULT_HOME = PROJECT_ROOT / ".leadflow"  # also where dagster.yaml keeps the instance's storage
 
 
 def data_dir() -> Path:
-    """DuckDB file, LLM cache and assembled models: LEADFLOW_HOME, default <project>/.leadflow."""
-    path = Path(os.environ.get("LEADFLOW_HOME") or PROJECT_ROOT / ".leadflow")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """DuckDB file, LLM cache and assembled models: LEADFLOW_HOME, default <project>/.leadflow;
+    owner-only (0700), since what it holds quotes emails."""
+    return private_dir(os.environ.get("LEADFLOW_HOME") or DEFAULT_HOME)
 
 
 def resolve(path: str | Path) -> Path:

@@ -9,11 +9,13 @@ builds, has none. An empty path means the bundled file or one in the data dir.
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 from pydantic.fields import FieldInfo
@@ -26,9 +28,11 @@ from leadflow.llm.prompts import PromptLibrary
 from leadflow.llm.types import LLMHealthError, Timeouts
 from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR, data_dir, resolve
 from leadflow.scoring.cascade import Thresholds
+from leadflow.storage.private import private_file, private_parent
 
 _CLIENT = ClientSettings()
 _THRESHOLDS = Thresholds()
+DUCKDB_WAL = ".wal"  # DuckDB's write-ahead log: the database file's name plus this
 
 _PARSERS: dict[Any, Callable[[str], Any]] = {
     bool: lambda raw: raw.strip().lower() in ("1", "true", "yes"),
@@ -94,6 +98,23 @@ class DuckDBWarehouse(DuckDBResource, EnvResource):
         if found.database:
             return found
         return super().from_env(**(overrides | {"database": str(data_dir() / "leadflow.duckdb")}))
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to a file made owner-only (0600, with its write-ahead log) at open and
+        again at close; a log DuckDB recreates in between has the umask's mode, which the data
+        dir's 0700 keeps from other users."""
+        on_disk = not self.database.startswith(":memory:")
+        if on_disk:
+            private_parent(self.database)
+        try:
+            with super().get_connection() as conn:
+                if on_disk:
+                    private_file(self.database, DUCKDB_WAL)
+                yield conn
+        finally:
+            if on_disk:
+                private_file(self.database, DUCKDB_WAL)
 
 
 class LLMResource(EnvResource):

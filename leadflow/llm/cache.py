@@ -26,6 +26,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from leadflow.storage.private import private_file, private_parent
+
 _log = logging.getLogger(__name__)
 
 
@@ -170,6 +172,7 @@ class SqliteTier(CacheTier):
     keyed by (key, kind), like the other tiers, so one key under two kinds is two entries.
     """
 
+    JOURNALS = ("-wal", "-shm")  # WAL mode's files next to the database
     _SCHEMA = (
         "CREATE TABLE IF NOT EXISTS llm_cache ("
         " key TEXT NOT NULL, kind TEXT NOT NULL, value BLOB NOT NULL,"
@@ -187,8 +190,9 @@ class SqliteTier(CacheTier):
         # (pid, owning thread, connection): lets close() and dead-thread reaping find them.
         self._conns: list[tuple[int, weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._conns_lock = threading.Lock()
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
+        # Owner-only before SQLite writes a byte: the -wal and -shm files take the file's mode.
+        private_parent(self.path)
+        private_file(self.path, *self.JOURNALS, create=True)
         conn = self._conn()
         for stmt in self._SCHEMA:
             conn.execute(stmt)
