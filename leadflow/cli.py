@@ -114,6 +114,8 @@ def demo(args) -> None:
 
 
 def print_summary(defs, client, partitions, wall_s: float) -> None:
+    from leadflow.defs.metadata import hide_email_text
+
     duckdb_resource = defs.resources["duckdb"]
     where = " OR ".join("partition_date BETWEEN ? AND ?" for _ in partitions)
     params = [d for pair in partitions for d in pair]
@@ -129,8 +131,11 @@ def print_summary(defs, client, partitions, wall_s: float) -> None:
         ).fetchall()
         dossiers = one("SELECT count(*) FROM published_dossiers WHERE dossier IS NOT NULL AND ({where})")
         top = conn.execute(
-            f"SELECT title, final_score, bucket FROM leads WHERE {where} ORDER BY final_score DESC LIMIT 5", params
-        ).fetchall()
+            f"SELECT kind, title, final_score, bucket FROM leads WHERE {where} ORDER BY final_score DESC LIMIT 5",
+            params,
+        ).df()
+    if defs.resources["pipeline"].redact_email_text:
+        top = hide_email_text(top)
     llm = client.metrics.lifetime.summary()
     print("\n=== leadflow demo summary ===")
     print(f"partitions          : {', '.join(f'{a}..{b}' if a != b else str(a) for a, b in partitions)}")
@@ -151,8 +156,8 @@ def print_summary(defs, client, partitions, wall_s: float) -> None:
     print(f"wall time           : {wall_s:.1f}s")
     print(f"DuckDB file         : {duckdb_resource.database}")
     print("top leads           :")
-    for title, score, bucket in top:
-        print(f"  {score:6.1f} {bucket:9s} {title[:70]}")
+    for lead in top.itertuples():
+        print(f"  {lead.final_score:6.1f} {lead.bucket:9s} {lead.title[:70]}")
     print("Open the UI with `make ui` (http://127.0.0.1:3000) to see lineage, metadata and checks.")
 
 

@@ -6,6 +6,11 @@ import time
 import dagster as dg
 import pandas as pd
 
+from leadflow.ingest.emails import KIND as EMAIL_KIND
+
+# Columns that quote an email (subject, body, a summary of it) and the words that stand in for them.
+EMAIL_TEXT = {"title": "subject", "subject": "subject", "text": "body", "summary": "summary"}
+
 
 def llm_metadata(summary: dict) -> dict[str, dg.MetadataValue]:
     """The LLM figures the UI plots per materialization (calls, hits per tier, p50/p95, tokens/s)."""
@@ -45,11 +50,32 @@ def llm_metadata(summary: dict) -> dict[str, dg.MetadataValue]:
     return meta
 
 
-def preview(frame: pd.DataFrame, columns: list[str], rows: int = 10) -> dg.MetadataValue:
-    """A markdown table of a few rows (never email bodies: the preview shows chosen columns)."""
+def hide_email_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with placeholders for the subject and text of its email rows (by `kind`, which a
+    frame with such columns must carry); other rows, job postings among them, stay as they are."""
+    quoting = [column for column in frame.columns if column in EMAIL_TEXT]
+    if not quoting:
+        return frame
+    emails = frame["kind"] == EMAIL_KIND
+    return frame.assign(
+        **{
+            column: frame[column].astype(object).mask(emails, f"[email {EMAIL_TEXT[column]} hidden]")
+            for column in quoting
+        }
+    )
+
+
+def preview(
+    frame: pd.DataFrame, columns: list[str], rows: int = 10, *, redact_email_text: bool = True
+) -> dg.MetadataValue:
+    """A markdown table of a few rows of chosen columns; with `redact_email_text` (the
+    `PipelineSettings` field of that name), email rows show no subject or text."""
     if frame.empty:
         return dg.MetadataValue.md("_no rows_")
-    return dg.MetadataValue.md(frame[columns].head(rows).to_markdown(index=False))
+    shown = frame.head(rows)
+    if redact_email_text:
+        shown = hide_email_text(shown)
+    return dg.MetadataValue.md(shown[columns].to_markdown(index=False))
 
 
 class Progress:

@@ -287,6 +287,12 @@ class PipelineSettings(EnvResource):
     parked: int = setting(_THRESHOLDS.parked, "Final score from which a lead is `parked` (below: `filtered`).")
     llm_weight: float = setting(_THRESHOLDS.llm_weight, "Weight of the small model's score in the blend.")
     max_text_chars: int = setting(1200, "Signal text sent to the models, characters.")
+    redact_email_text: bool = setting(
+        True,
+        "Keep email subjects, bodies and summaries out of Dagster metadata previews and the CLI summary "
+        "(job postings stay visible).",
+        env="LEADFLOW_REDACT_EMAIL_TEXT",
+    )
     max_quarantine_rate: float = setting(0.25, "Gate: quarantined share of records read.")
     min_valid_output_rate: float = setting(0.9, "Gate: small-model answers that validate.")
     max_error_rate: float = setting(0.2, "Gate: invalid LLM outputs over all outputs.")

@@ -56,6 +56,7 @@ def test_todays_environment_variables_are_all_declared():
         "LEADFLOW_IMPORTS_DIR",
         "LEADFLOW_DOSSIER_THRESHOLD",
         "LEADFLOW_LLM_MIN_SCORE",
+        "LEADFLOW_REDACT_EMAIL_TEXT",
     }
 
 
@@ -121,6 +122,12 @@ def test_the_api_key_is_a_dagster_env_var(clean_env, monkeypatch):
     llm = LLMResource.from_env()
     assert isinstance(llm.api_key, dg.EnvVar) and llm.api_key.env_var_name == "LEADFLOW_LLM_API_KEY"
     assert llm.settings().api_key == "sk-test"  # resolved outside a run too (CLI, benchmark)
+
+
+def test_email_text_is_redacted_unless_turned_off(clean_env, monkeypatch):
+    assert PipelineSettings.from_env().redact_email_text
+    monkeypatch.setenv("LEADFLOW_REDACT_EMAIL_TEXT", "false")
+    assert not PipelineSettings.from_env().redact_email_text
 
 
 def test_the_definitions_read_the_environment(clean_env, monkeypatch):

@@ -141,7 +141,11 @@ def dossiers(
             "grounding/defect_free_rate": -1.0 if rates["defect_free_rate"] is None else rates["defect_free_rate"],
             "grounding/report": dg.MetadataValue.json(rates),
             "model": ", ".join(summary["models"]) or client.model_chain("dossier")[0],
-            "preview": preview(frame, ["title", "account", "final_score", "bucket", "chars"]),
+            "preview": preview(
+                frame.assign(kind=frame["signal_id"].map(dict(zip(leads["signal_id"], leads["kind"], strict=True)))),
+                ["title", "account", "final_score", "bucket", "chars"],
+                redact_email_text=pipeline.redact_email_text,
+            ),
             **llm_metadata(summary),
         }
     )

@@ -106,8 +106,9 @@ def email_analysis(
             "priority_mean": float(pd.Series([a.priority for a in analyses]).mean()) if analyses else 0.0,
             **figures,
             "preview": preview(
-                frame.assign(subject=emails["title"]).sort_values("priority", ascending=False),
+                frame.assign(subject=emails["title"], kind=EMAIL_KIND).sort_values("priority", ascending=False),
                 ["subject", "types", "priority", "summary"],
+                redact_email_text=pipeline.redact_email_text,
             ),
             **llm_metadata(recorder.summary()),
         }

@@ -26,7 +26,7 @@ def signal_embeddings(
 ) -> dg.MaterializeResult:
     dates = partition_dates(context)
     with duckdb.get_connection() as conn:
-        signals = read_partitions(conn, "raw_signals", dates)[["partition_date", "signal_id", "title", "text"]]
+        signals = read_partitions(conn, "raw_signals", dates)[["partition_date", "signal_id", "kind", "title", "text"]]
     client = llm.client()
     profiles = load_icp(pipeline.icp_file())
     model = client.model_chain("embed")[0]
@@ -50,7 +50,11 @@ def signal_embeddings(
             "model": model,
             "dims": int(frame["dims"].max()) if len(frame) else 0,
             "icp_similarity_mean": float(frame["icp_similarity"].mean()) if len(frame) else 0.0,
-            "preview": preview(frame.assign(title=signals["title"]), ["title", "best_icp", "icp_similarity"]),
+            "preview": preview(
+                frame.assign(title=signals["title"], kind=signals["kind"]),
+                ["title", "best_icp", "icp_similarity"],
+                redact_email_text=pipeline.redact_email_text,
+            ),
             **llm_metadata(recorder.summary()),
         }
     )

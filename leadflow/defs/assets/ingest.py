@@ -109,6 +109,8 @@ def raw_signals(
             "quarantine_reasons": dg.MetadataValue.json(dict(reasons)),
             "signals_by_kind": dg.MetadataValue.json(dict(Counter(signal_frame["kind"]))),
             "partitions": len(dates),
-            "preview": preview(signal_frame, ["signal_date", "kind", "source", "title"]),
+            "preview": preview(
+                signal_frame, ["signal_date", "kind", "source", "title"], redact_email_text=pipeline.redact_email_text
+            ),
         }
     )

@@ -113,6 +113,7 @@ def prefilter_scores(
             "preview": preview(
                 frame.sort_values("final_score", ascending=False),
                 ["title", "kind", "cheap_score", "llm_score", "final_score", "bucket"],
+                redact_email_text=pipeline.redact_email_text,
             ),
             **llm_metadata(recorder.summary()),
         }
