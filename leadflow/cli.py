@@ -163,6 +163,7 @@ def print_summary(defs, client, partitions, wall_s: float) -> None:
 
 def doctor(args) -> None:
     from leadflow.defs.resources import LLMResource
+    from leadflow.llm.types import LLMError
 
     client = LLMResource.from_env().client()
     ok = True
@@ -176,7 +177,12 @@ def doctor(args) -> None:
     if ok and args.probe:
         for role in ("prefilter", "dossier"):
             started = time.perf_counter()
-            response = client.probe(role)
+            try:
+                response = client.probe(role)
+            except LLMError as exc:
+                ok = False
+                print(f"one-token probe of {role}: FAILED: {exc}")
+                continue
             print(
                 f"one-token probe of {role} ({response.model}): {response.text!r} in {time.perf_counter() - started:.2f}s"
             )

@@ -1,16 +1,20 @@
-"""The command line's output: the demo summary hides email subjects unless told otherwise."""
+"""The command line's output: `doctor` against a real token-guarded server never prints the API
+key (nor logs it), and the demo summary hides email subjects unless told otherwise."""
 
+import logging
 from datetime import date
 
 import dagster as dg
 import pandas as pd
 import pytest
 
-from leadflow.cli import print_summary
+from leadflow.cli import main, print_summary
 from leadflow.defs.resources import RESOURCE_CLASSES, DuckDBWarehouse, LLMResource, PipelineSettings, env_var
 from leadflow.storage.publication import publish
 from leadflow.storage.warehouse import write_version
+from tests.token_server import TokenServer
 
+API_KEY = "sk-leadflow-test-0123456789abcdef"
 DAY = date(2026, 11, 20)
 SUBJECT = "Re: our merger terms, strictly confidential"
 POSTING = "Senior Data Engineer (Python, dbt)"
@@ -25,6 +29,41 @@ def clean_env(monkeypatch, tmp_path):
                 monkeypatch.delenv(env_var(info), raising=False)
     monkeypatch.setenv("LEADFLOW_HOME", str(tmp_path))
     return monkeypatch
+
+
+def _doctor(capsys, caplog) -> tuple[int, str]:
+    with caplog.at_level(logging.DEBUG), pytest.raises(SystemExit) as exit_:
+        main(["doctor", "--probe"])
+    captured = capsys.readouterr()
+    return int(exit_.value.code or 0), captured.out + captured.err + caplog.text
+
+
+@pytest.mark.parametrize("configured", [API_KEY, "sk-a-wrong-key-fedcba9876543210"], ids=["right-key", "wrong-key"])
+def test_doctor_never_prints_or_logs_the_api_key(clean_env, capsys, caplog, configured):
+    with TokenServer(API_KEY) as server:
+        clean_env.setenv("LEADFLOW_LLM_BACKEND", "openai")
+        clean_env.setenv("LEADFLOW_LLM_BASE_URLS", server.url)
+        clean_env.setenv("LEADFLOW_LLM_API_KEY", configured)
+        clean_env.setenv("LEADFLOW_CACHE_PATH", "off")
+        code, output = _doctor(capsys, caplog)
+    assert code == 1
+    assert server.authorizations and set(server.authorizations) == {f"Bearer {configured}"}  # it was sent
+    if configured == API_KEY:
+        assert "-> ok" in output and "FAILED: " in output and "the engine crashed" in output  # the probe's 500
+    else:
+        assert "401" in output and "invalid api key" in output
+    assert configured not in output
+
+
+def test_doctor_never_prints_a_redis_password(clean_env, capsys, caplog):
+    password = "r3dis-pa55word"
+    with TokenServer(API_KEY) as server:
+        clean_env.setenv("LEADFLOW_LLM_BACKEND", "openai")
+        clean_env.setenv("LEADFLOW_LLM_BASE_URLS", server.url)
+        clean_env.setenv("LEADFLOW_LLM_API_KEY", API_KEY)
+        clean_env.setenv("LEADFLOW_REDIS_URL", f"redis://:{password}@127.0.0.1:1/0")  # nothing listens on port 1
+        _, output = _doctor(capsys, caplog)
+    assert password not in output and API_KEY not in output
 
 
 def _summary(tmp_path, capsys, **pipeline) -> str:

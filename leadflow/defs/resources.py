@@ -43,8 +43,11 @@ _PARSERS: dict[Any, Callable[[str], Any]] = {
 
 
 def setting(default: Any, description: str, env: str = "", secret: bool = False) -> Any:
-    """A resource field. `env`: the variable `from_env` reads; `secret`: passed as `dg.EnvVar`."""
-    return Field(default=default, description=description, json_schema_extra={"env": env, "secret": secret})
+    """A resource field. `env`: the variable `from_env` reads; `secret`: passed as `dg.EnvVar`
+    (Dagster shows the variable's name, not its value) and left out of the resource's repr."""
+    return Field(
+        default=default, description=description, repr=not secret, json_schema_extra={"env": env, "secret": secret}
+    )
 
 
 def _extra(info: FieldInfo) -> dict[str, Any]:
@@ -68,6 +71,11 @@ def _path(value: str, default: Path) -> Path:
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _secret(value: str) -> str:
+    """A secret setting's value: outside a run (CLI, benchmark) Dagster leaves an EnvVar unresolved."""
+    return (value.get_value("") or "") if isinstance(value, dg.EnvVar) else value
 
 
 class EnvResource(dg.ConfigurableResource):
@@ -164,8 +172,10 @@ class LLMResource(EnvResource):
     )
     redis_url: str = setting(
         "",
-        "Redis cache tier for several workers, e.g. `redis://127.0.0.1:6379/0`; empty = off.",
+        "Redis cache tier for several workers, e.g. `redis://127.0.0.1:6379/0`; empty = off. Read through "
+        "`dg.EnvVar`: it may hold a password.",
         env="LEADFLOW_REDIS_URL",
+        secret=True,
     )
     race: bool = setting(
         _CLIENT.race,
@@ -213,14 +223,12 @@ class LLMResource(EnvResource):
             )
             if name
         )
-        # Outside a run (CLI, benchmark) Dagster leaves an EnvVar unresolved.
-        api_key = self.api_key.get_value("") if isinstance(self.api_key, dg.EnvVar) else self.api_key
         return LLMSettings(
             backend=self.backend or ("ollama" if self.ollama_base_url else "embedded"),
             base_urls=_split(self.base_urls or self.ollama_base_url),
             embed_backend=self.embed_backend,
             embed_base_urls=_split(self.embed_base_urls),
-            api_key=api_key or "",
+            api_key=_secret(self.api_key),
             max_concurrency=self.max_concurrency,
             threads=self.threads or min(os.cpu_count() or 2, 8),
             model_dir=str(_path(self.model_dir, data_dir() / "models")),
@@ -228,7 +236,7 @@ class LLMResource(EnvResource):
             prompts_dir=str(self.prompts_path()),
             cache_memory_mb=self.cache_memory_mb,
             cache_path="" if self.cache_path == "off" else str(_path(self.cache_path, data_dir() / "llm_cache.sqlite")),
-            redis_url=self.redis_url,
+            redis_url=_secret(self.redis_url),
             ttl_days=(
                 ("classification", self.ttl_classification_days),
                 ("dossier", self.ttl_dossier_days),

@@ -6,7 +6,7 @@ models or reopen caches.
 """
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from leadflow.llm.backends.base import Backend
@@ -24,13 +24,14 @@ DAY_S = 86400.0
 
 @dataclass(frozen=True, kw_only=True)
 class LLMSettings:
-    """Everything `build_client` needs, resolved. No defaults: `LLMResource` declares them once."""
+    """Everything `build_client` needs, resolved. No defaults: `LLMResource` declares them once.
+    The secrets (API key, a Redis URL's password) are left out of the repr."""
 
     backend: str  # embedded | ollama | openai
     base_urls: tuple[str, ...]  # several URLs form a pool (least-busy routing)
     embed_backend: str  # "" = same as `backend`
     embed_base_urls: tuple[str, ...]  # () = same as `base_urls`
-    api_key: str
+    api_key: str = field(repr=False)
     max_concurrency: int
     threads: int
     model_dir: str
@@ -38,7 +39,7 @@ class LLMSettings:
     prompts_dir: str
     cache_memory_mb: int  # 0 = no memory tier
     cache_path: str  # "" = no persistent tier
-    redis_url: str  # "" = no Redis tier
+    redis_url: str = field(repr=False)  # "" = no Redis tier
     ttl_days: tuple[tuple[str, float], ...]  # (cache kind, days); 0 = never expires
     keep_alive: str
     client: ClientSettings

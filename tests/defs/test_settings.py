@@ -124,6 +124,21 @@ def test_the_api_key_is_a_dagster_env_var(clean_env, monkeypatch):
     assert llm.settings().api_key == "sk-test"  # resolved outside a run too (CLI, benchmark)
 
 
+def test_secrets_are_dagster_env_vars_and_in_no_repr(clean_env, monkeypatch):
+    api_key, password = "sk-test-7f3a9c", "r3dis-pa55word"
+    monkeypatch.setenv("LEADFLOW_LLM_API_KEY", api_key)
+    monkeypatch.setenv("LEADFLOW_REDIS_URL", f"redis://:{password}@127.0.0.1:6379/0")
+    from_env = LLMResource.from_env()
+    assert isinstance(from_env.redis_url, dg.EnvVar) and from_env.redis_url.env_var_name == "LEADFLOW_REDIS_URL"
+    in_code = LLMResource(api_key=api_key, redis_url=f"redis://:{password}@127.0.0.1:6379/0")
+    for llm in (from_env, in_code):
+        settings = llm.settings()
+        assert settings.api_key == api_key and password in settings.redis_url  # the values are kept
+        for shown in (repr(llm), str(llm), repr(settings), str(settings)):
+            assert api_key not in shown and password not in shown
+        assert "max_concurrency=2" in repr(llm) and "max_concurrency=2" in repr(settings)  # the rest is shown
+
+
 def test_email_text_is_redacted_unless_turned_off(clean_env, monkeypatch):
     assert PipelineSettings.from_env().redact_email_text
     monkeypatch.setenv("LEADFLOW_REDACT_EMAIL_TEXT", "false")
