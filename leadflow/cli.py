@@ -36,7 +36,7 @@ def _definitions():
 def _signal_dates(sources_path, limit_emails_to_month: bool) -> tuple[list[date], tuple[date, date] | None]:
     """The import-date partitions and the email date range the demo materializes."""
     from leadflow.defs.partitions import daily_partitions
-    from leadflow.ingest import Rejection, load_sources, read_source
+    from leadflow.ingest import Rejection, load_sources, read_source_safely
     from leadflow.ingest.sources import import_date_of
 
     import_days: set[date] = set()
@@ -46,7 +46,7 @@ def _signal_dates(sources_path, limit_emails_to_month: bool) -> tuple[list[date]
         if not spec.enabled:
             continue
         import_date = import_date_of(spec, Path(sources_path).parent)
-        for record in read_source(spec, import_date, Path(sources_path).parent):
+        for record in read_source_safely(spec, import_date, Path(sources_path).parent):
             if isinstance(record, Rejection) or record.signal_date < start:
                 continue
             if record.signal_date == import_date:

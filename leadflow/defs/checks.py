@@ -121,6 +121,47 @@ def raw_signals_quarantine_rate(
 
 
 @dg.asset_check(
+    asset="raw_signals",
+    blocking=True,
+    description=(
+        "Nothing read is lost: per source, records read = signals + quarantined + those of partitions "
+        "outside the run, and the signals and quarantined records this run wrote are exactly those counted."
+    ),
+)
+def raw_signals_counts_reconcile(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    dates, run_id = check_dates(context), context.run.run_id
+    with duckdb.get_connection() as conn:
+        tallies = conn.execute(
+            "SELECT source, records_read, signals, quarantined, elsewhere FROM source_counts WHERE run_id = ?",
+            [run_id],
+        ).fetchall()
+        written = _count(
+            conn,
+            "SELECT count(*) FROM raw_signals WHERE partition_date = ANY(?::DATE[]) AND run_id = ?",
+            [dates, run_id],
+        )
+        quarantined = _count(
+            conn,
+            "SELECT count(*) FROM quarantined_signals WHERE partition_date = ANY(?::DATE[]) AND run_id = ?",
+            [dates, run_id],
+        )
+    unbalanced = [source for source, read, kept, rejected, elsewhere in tallies if read != kept + rejected + elsewhere]
+    counted = (sum(t[2] for t in tallies), sum(t[3] for t in tallies))
+    return dg.AssetCheckResult(
+        passed=not unbalanced and counted == (written, quarantined),
+        metadata={
+            "records_read": sum(t[1] for t in tallies),
+            "signals_counted": counted[0],
+            "signals_written": written,
+            "quarantined_counted": counted[1],
+            "quarantined_written": quarantined,
+            "elsewhere": sum(t[4] for t in tallies),
+            "sources_unbalanced": dg.MetadataValue.json(unbalanced),
+        },
+    )
+
+
+@dg.asset_check(
     asset="signal_embeddings",
     blocking=True,
     description=(

@@ -14,7 +14,7 @@ from leadflow.defs.constants import IMPORT_TAG, RANGE_END_TAG, RANGE_START_TAG
 from leadflow.defs.jobs import daily_pipeline_job
 from leadflow.defs.partitions import daily_partitions
 from leadflow.defs.resources import PipelineSettings
-from leadflow.ingest import Rejection, read_source
+from leadflow.ingest import Signal, SourceCounts, read_source_safely
 from leadflow.ingest.sources import EXTENSION_FORMATS, import_date_of, spec_for_file
 
 IMPORT_FILES = "import_files"
@@ -43,22 +43,23 @@ def import_file(context: dg.AssetExecutionContext, pipeline: PipelineSettings) -
     folder = pipeline.imports_folder()
     spec = spec_for_file(folder / context.partition_key)
     import_date = import_date_of(spec, folder)
-    signals = rejected = 0
+    counts = SourceCounts(spec.name)
     first: date | None = None
     last: date | None = None
-    for record in read_source(spec, import_date, folder):
-        if isinstance(record, Rejection):
-            rejected += 1
-            continue
-        signals += 1
-        first = min(first or record.signal_date, record.signal_date)
-        last = max(last or record.signal_date, record.signal_date)
-    context.log.info(f"{context.partition_key}: {signals} signals, {rejected} quarantined, dates {first}..{last}")
+    for record in read_source_safely(spec, import_date, folder):
+        counts.add(record)
+        if isinstance(record, Signal):
+            first = min(first or record.signal_date, record.signal_date)
+            last = max(last or record.signal_date, record.signal_date)
+    context.log.info(
+        f"{context.partition_key}: {counts.signals} signals, {counts.quarantined} quarantined, dates {first}..{last}"
+    )
     return dg.MaterializeResult(
         metadata={
             "format": spec.format,
-            "signals": signals,
-            "quarantined": rejected,
+            "signals": counts.signals,
+            "quarantined": counts.quarantined,
+            "quarantine_reasons": dg.MetadataValue.json(dict(counts.reasons)),
             "first_date": str(first or import_date),
             "last_date": str(last or import_date),
         }

@@ -180,6 +180,19 @@ TABLES: dict[str, Table] = {
             ),
         ),
         Table(
+            # Per run and source, where every record read went (leadflow.ingest.placement):
+            # the raw_signals_counts_reconcile check compares it with what the run wrote.
+            "source_counts",
+            (
+                *_columns(
+                    "run_id VARCHAR NOT NULL, source VARCHAR, first_partition DATE, last_partition DATE, "
+                    "records_read INTEGER, signals INTEGER, quarantined INTEGER, elsewhere INTEGER, reasons JSON"
+                ),
+                SEQ,
+                RECORDED_AT,
+            ),
+        ),
+        Table(
             "incidents",
             (*_columns("run_id VARCHAR NOT NULL, job VARCHAR, partitions VARCHAR, error VARCHAR"), RECORDED_AT),
         ),

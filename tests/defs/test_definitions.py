@@ -29,6 +29,7 @@ def test_definitions_inventory():
         "prefilter_scores:prefilter_valid_output_rate",
         "published_leads:published_leads_drift_gate",
         "quality_metrics:quality_error_rate",
+        "raw_signals:raw_signals_counts_reconcile",
         "raw_signals:raw_signals_dates_in_range",
         "raw_signals:raw_signals_quarantine_rate",
         "raw_signals:raw_signals_unique_ids",
@@ -38,7 +39,7 @@ def test_definitions_inventory():
         key.name for key in repo.asset_graph.asset_check_keys if repo.asset_graph.get_check_spec(key).blocking
     )
     assert "published_leads_drift_gate" not in blocking and "prefilter_bucket_drift" not in blocking
-    assert len(blocking) == 10
+    assert len(blocking) == 11
     assert sorted(job.name for job in repo.get_all_jobs() if not job.name.startswith("__")) == [
         "daily_pipeline",
         "import_file_job",

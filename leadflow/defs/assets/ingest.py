@@ -11,10 +11,12 @@ from leadflow.defs.imports import import_specs
 from leadflow.defs.metadata import preview
 from leadflow.defs.partitions import daily_partitions, partition_dates, pipeline_asset
 from leadflow.defs.resources import PipelineSettings
-from leadflow.ingest import Rejection, load_sources, read_source
+from leadflow.ingest import load_sources
+from leadflow.ingest.placement import Placement, place_records, reject_row
+from leadflow.ingest.records import reason_code
 from leadflow.ingest.sources import import_date_of
 from leadflow.storage import schema
-from leadflow.storage.warehouse import replace_partitions
+from leadflow.storage.warehouse import append, replace_partitions
 
 PROGRESS_EVERY = 5000
 
@@ -26,7 +28,9 @@ PROGRESS_EVERY = 5000
         "Signals from every source in sources.yaml and every file in the imports folder "
         "(job postings, email archives, account CSVs), normalized, hashed and placed in the partition of "
         "their own date (undated records: their source's import date). Bad records go to the "
-        "quarantined_signals table with a reason."
+        "quarantined_signals table with a reason; a failing source is one source_error record and the "
+        "others are read. Per source, where every record went is in source_counts (read = signals + "
+        "quarantined + elsewhere)."
     ),
 )
 def raw_signals(
@@ -34,79 +38,66 @@ def raw_signals(
 ) -> dg.MaterializeResult:
     dates = partition_dates(context)
     run_id = context.run.run_id
-    wanted = set(dates)
-    first_day = daily_partitions.start.date()
-    signals: list[dict] = []
-    rejected: list[dict] = []
-    seen_ids: set[str] = set()
-    records_read = 0
     sources_file = pipeline.sources_file()
-    for spec in [*load_sources(sources_file), *import_specs(pipeline.imports_folder())]:
-        if not spec.enabled:
-            continue
-        import_date = import_date_of(spec, sources_file.parent)
-        # A reject is recorded once: in the partition of its own date when that date is a
-        # plausible one (so a range backfill shows the rejects of its range), else in the
-        # import-date partition.
-        keep_rejects = import_date in wanted
-        for record in read_source(spec, import_date, sources_file.parent):
-            records_read += 1
-            if records_read % PROGRESS_EVERY == 0:
-                context.log.info(f"read {records_read} records; {len(signals)} in range, {len(rejected)} quarantined")
-            if isinstance(record, Rejection):
-                own = record.record_date
-                day = own if own is not None and first_day <= own <= import_date else import_date
-                if day in wanted:
-                    rejected.append({**asdict(record), "partition_date": day})
-                continue
-            if record.signal_date < first_day or record.signal_date > import_date:
-                if keep_rejects:
-                    rejected.append(
-                        {
-                            "source": record.source,
-                            "kind": record.kind,
-                            "position": record.position,
-                            "reason": f"date_out_of_range: {record.signal_date} is outside {first_day}..{import_date}",
-                            "excerpt": record.title[:200],
-                            "record_date": record.signal_date,
-                            "partition_date": import_date,
-                        }
-                    )
-                continue
-            if record.signal_date not in wanted:
-                continue
-            if record.signal_id in seen_ids:
-                rejected.append(
-                    {
-                        "source": record.source,
-                        "kind": record.kind,
-                        "position": record.position,
-                        "reason": f"duplicate_signal_id: {record.signal_id} already read in this run",
-                        "excerpt": record.title[:200],
-                        "record_date": record.signal_date,
-                        "partition_date": record.signal_date,
-                    }
-                )
-                continue
-            seen_ids.add(record.signal_id)
-            row = asdict(record)
-            row.update(partition_date=record.signal_date, attributes=json.dumps(record.attributes), run_id=run_id)
-            signals.append(row)
+    specs = [s for s in (*load_sources(sources_file), *import_specs(pipeline.imports_folder())) if s.enabled]
 
-    signal_frame = schema.frame("raw_signals", signals)
-    reject_frame = schema.frame("quarantined_signals", [{**row, "run_id": run_id} for row in rejected])
+    def progress(placed: Placement) -> None:
+        if placed.records_read % PROGRESS_EVERY == 0:
+            context.log.info(
+                f"read {placed.records_read} records; {len(placed.signals)} in range, {len(placed.rejects)} quarantined"
+            )
+
+    placed = place_records(
+        ((spec, import_date_of(spec, sources_file.parent)) for spec in specs),
+        sources_file.parent,
+        set(dates),
+        daily_partitions.start.date(),
+        progress,
+    )
+    signal_frame = schema.frame(
+        "raw_signals",
+        [
+            {
+                **asdict(record),
+                "partition_date": record.signal_date,
+                "attributes": json.dumps(record.attributes),
+                "run_id": run_id,
+            }
+            for record in placed.signals
+        ],
+    )
+    reject_frame = schema.frame(
+        "quarantined_signals", [{**reject_row(day, reject), "run_id": run_id} for day, reject in placed.rejects]
+    )
+    tallies = [tally.as_row() for tally in placed.tallies.values()]
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "raw_signals", dates, signal_frame)
         replace_partitions(conn, "quarantined_signals", dates, reject_frame)
+        for tally in tallies:
+            append(
+                conn,
+                "source_counts",
+                {
+                    "run_id": run_id,
+                    "first_partition": min(dates),
+                    "last_partition": max(dates),
+                    **tally,
+                    "reasons": json.dumps(tally["reasons"]),
+                },
+            )
 
-    reasons = Counter(reason.split(":", 1)[0] for reason in reject_frame["reason"])
+    reasons = Counter(reason_code(reason) for reason in reject_frame["reason"])
     context.log.info(f"{len(signal_frame)} signals in {len(dates)} partition(s); {len(reject_frame)} quarantined")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(signal_frame),
-            "records_read": records_read,
+            "records_read": placed.records_read,
             "quarantined": len(reject_frame),
+            "elsewhere": sum(t["elsewhere"] for t in tallies),
             "quarantine_reasons": dg.MetadataValue.json(dict(reasons)),
+            "sources": dg.MetadataValue.json(
+                {t["source"]: {k: v for k, v in t.items() if k != "source"} for t in tallies}
+            ),
             "signals_by_kind": dg.MetadataValue.json(dict(Counter(signal_frame["kind"]))),
             "partitions": len(dates),
             "preview": preview(
