@@ -17,10 +17,16 @@ class Mail:
     text: str = field(repr=False)  # the signal text; entity offsets point into it. Never logged.
     sender: str = ""
     sent: datetime.date | None = None
+    bulk_headers: tuple[str, ...] = ()  # List-Unsubscribe, Precedence: bulk, ... (the parser's attributes)
 
     @classmethod
     def from_signal(cls, signal: Signal) -> "Mail":
-        return cls(signal.title, signal.text, str(signal.attributes.get("from", "")), signal.signal_date)
+        return cls.from_attributes(signal.title, signal.text, signal.attributes, signal.signal_date)
+
+    @classmethod
+    def from_attributes(cls, subject: str, text: str, attributes: dict, sent: datetime.date | None) -> "Mail":
+        """A mail from a signal's fields and its attributes (as stored in raw_signals)."""
+        return cls(subject, text, str(attributes.get("from", "")), sent, tuple(attributes.get("bulk_headers", ())))
 
     @property
     def window(self) -> str:

@@ -210,7 +210,7 @@ TYPES: tuple[EmailType, ...] = (
 TYPE_BY_KEY = {t.key: t for t in TYPES}
 TRAINED_TYPES = tuple(t for t in TYPES if t.trained)
 RULE_TYPES = tuple(t for t in TYPES if not t.trained)
-# Sender addresses of bulk mail: the second kind of bulk marker (the Signal carries no List-* headers).
+# Sender addresses of bulk mail: a second kind of bulk marker (bulk headers are a third: rules.py).
 BULK_SENDER = re.compile(
     r"^(?:no-?reply|do-?not-?reply|newsletters?|news|mailer|bulk|promo(?:tions?)?|offers?|deals|marketing|"
     r"bounces?|lists?)[._-]?\w*@",

@@ -388,6 +388,24 @@ def _raw_header(msg: EmailMessage, name: str) -> str | None:
     return None if value is None else clean_text(" ".join(value.split()))
 
 
+# Headers bulk mailers and list servers set (RFC 2369 / 2919 / 3834 and Precedence): what says
+# "sent to many" better than any word of the text. Kept as signal attributes for the spam rule.
+BULK_HEADERS = ("List-Unsubscribe", "List-Id", "List-Post")
+BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+
+
+def _bulk_markers(msg: EmailMessage) -> list[str]:
+    """The bulk-mail headers a message carries, by name (lower case)."""
+    found = [name.lower() for name in BULK_HEADERS if _raw_header(msg, name)]
+    precedence = (_raw_header(msg, "Precedence") or "").strip().lower()
+    if precedence in BULK_PRECEDENCE:
+        found.append(f"precedence: {precedence}")
+    auto = (_raw_header(msg, "Auto-Submitted") or "no").strip().lower()
+    if auto != "no":
+        found.append("auto-submitted")
+    return found
+
+
 def _date_of(msg: EmailMessage) -> datetime.date | str:
     """The UTC date of the Date header, or the rejection reason when there is none.
 
@@ -447,6 +465,7 @@ def _parse_message(raw: bytes, src: _Source, position: str, archive: ArchiveInde
         subject = _subject(msg)
         message_id = _message_id(msg)
         has_attachments = any(True for _ in msg.iter_attachments())
+        bulk = _bulk_markers(msg)
     except Exception as exc:  # as in _read_message
         reason = f"{Reason.MALFORMED}: {type(exc).__name__} while reading the headers"
         return _rejection(raw, src, position, reason, read.signal_date)
@@ -487,6 +506,7 @@ def _parse_message(raw: bytes, src: _Source, position: str, archive: ArchiveInde
             "to": to[:MAX_TO_ADDRESSES],
             "cc_count": cc_count,
             "has_attachments": has_attachments,
+            **({"bulk_headers": bulk} if bulk else {}),
             **structure,
             **read.notes,
         },

@@ -24,6 +24,13 @@ def test_one_bulk_marker_is_not_spam_but_a_bulk_sender_makes_it(sample_mails):
     assert rule_points(SPAM, bulk) == 2 and rule_probability(SPAM, bulk) == pytest.approx(0.64)
 
 
+def test_bulk_mail_headers_are_a_kind_of_bulk_marker(sample_mails):
+    alert = sample_mails["news_alert"]
+    listed = dataclasses.replace(alert, bulk_headers=("list-unsubscribe",))
+    assert rule_points(SPAM, listed) == 2 and rule_probability(SPAM, listed) >= RULE_DECISION
+    assert rule_points(SPAM, dataclasses.replace(sample_mails["personal"], bulk_headers=("list-id",))) == 1
+
+
 def test_trained_types_have_no_rule(sample_mails):
     with pytest.raises(ValueError, match="trained"):
         rule_probability(EMPLOYMENT, sample_mails["employment"])

@@ -272,3 +272,17 @@ def test_a_huge_subject_is_cut_before_parsing(tmp_path):
     assert len(signal.title) == 1000
     assert signal.attributes["headers_cut"] == ["Subject"]
     assert signal.attributes["title_cut"]["kept"] == 1000
+
+
+def test_bulk_mail_headers_become_attributes(tmp_path):
+    mbox = tmp_path / "bulk.mbox"
+    head = b"From x Mon Jan  1 00:00:00 2001\nDate: Mon, 01 Jan 2001 10:00:00 +0000\nFrom: a@example.com\n"
+    mbox.write_bytes(
+        head + b"Message-ID: <bulk@x>\nList-Unsubscribe: <mailto:leave@lists.example.com>\n"
+        b"Precedence: bulk\nSubject: Weekly offers\n\nThis week only.\n\n"
+        + head
+        + b"Message-ID: <plain@x>\nSubject: Lunch\n\nSee you at noon.\n\n"
+    )
+    bulk, plain = split(parse_mbox(mbox, source="s"))[0]
+    assert bulk.attributes["bulk_headers"] == ["list-unsubscribe", "precedence: bulk"]
+    assert "bulk_headers" not in plain.attributes

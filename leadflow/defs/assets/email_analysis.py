@@ -32,7 +32,7 @@ ORDER BY partition_date, signal_id
 def _mail(row: Any) -> Mail:
     attributes = json.loads(row.attributes or "{}")
     sent = row.signal_date.date() if hasattr(row.signal_date, "date") else row.signal_date
-    return Mail(row.title or "", row.text, str(attributes.get("from", "")), sent)
+    return Mail.from_attributes(row.title or "", row.text, attributes, sent)
 
 
 @pipeline_asset(
