@@ -9,8 +9,9 @@ time, alternating old and new so load from other processes falls on both alike:
 
 - old: the `write_dossier` prompt (the dossier model writes everything from the raw posting),
   validated as the asset did (schema + `scoring.dossier_rules`);
-- new: `leadflow.dossier.write_dossiers` (small model extracts, rules compose, dossier model
-  writes the two prose sentences from the facts).
+- new: `leadflow.dossier.write_dossiers` (small model extracts, rules compose, and the two prose
+  sentences are written from the facts as `--prose` says: `small` (the default, as the pipeline
+  does), `dossier` (the dossier model) or `composed` (rules only)).
 
 Both are judged by `leadflow.dossier.grounding.check_dossier` against the same evidence (the
 signal, its score and bucket, the company the signal names as the new path located it). Writes
@@ -36,7 +37,7 @@ from bench.machine import machine_info
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.dossier.grounding import DEFECT_KINDS, check_dossier
 from leadflow.dossier.lead import LeadInput
-from leadflow.dossier.writer import write_dossiers
+from leadflow.dossier.writer import DEFAULT_PROSE, PROSE_ROLES, write_dossiers
 from leadflow.ingest.jobs_jsonl import parse_jobs_jsonl
 from leadflow.ingest.records import Signal
 from leadflow.llm.client import LLMClient
@@ -154,15 +155,19 @@ def old_dossier(client: LLMClient, lead: LeadInput, ctx: str, max_chars: int) ->
     return {"wall_s": round(wall, 2), **_tokens(records), "value": value, "error": error}
 
 
-def new_dossier(client: LLMClient, lead: LeadInput, profiles: list, max_chars: int) -> dict[str, Any]:
+def new_dossier(client: LLMClient, lead: LeadInput, profiles: list, max_chars: int, prose: str) -> dict[str, Any]:
     before = len(client.metrics.lifetime.records)
     started = time.perf_counter()
-    [result] = write_dossiers(client, [lead], profiles, max_chars)
+    [result] = write_dossiers(client, [lead], profiles, max_chars, prose)
     wall = time.perf_counter() - started
     records = client.metrics.lifetime.records[before:]
+    by_template: dict[str, float] = {}
+    for r in records:
+        by_template[r.template] = round(by_template.get(r.template, 0.0) + r.latency_s, 2)
     return {
         "evidence": result.evidence,
         "wall_s": round(wall, 2),
+        "latency_s_by_template": by_template,
         **_tokens(records),
         "value": result.value,
         "draft_defects": [{"kind": d.kind, "section": d.section, "detail": d.detail} for d in result.draft_defects],
@@ -201,6 +206,10 @@ def _summary(rows: list[dict[str, Any]], path: str) -> dict[str, Any]:
         located = sum((Counter(r["facts_located"]) for r in runs), Counter())
         dropped = sum((Counter(r["facts_dropped"]) for r in runs), Counter())
         out["facts_located"], out["facts_dropped"] = dict(located), dict(dropped)
+        templates = sorted({t for r in runs for t in r["latency_s_by_template"]})
+        out["latency_s_mean_by_template"] = {
+            t: round(statistics.mean(r["latency_s_by_template"].get(t, 0.0) for r in runs), 2) for t in templates
+        }
         answers = sum(located.values()) + sum(dropped.values())
         out["facts_drop_rate"] = round(sum(dropped.values()) / answers, 3) if answers else None
     return out
@@ -209,6 +218,9 @@ def _summary(rows: list[dict[str, Any]], path: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.dossier_quality", description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=12, help="postings to write dossiers for (default 12)")
+    parser.add_argument(
+        "--prose", choices=sorted(PROSE_ROLES), default=DEFAULT_PROSE, help="who writes the new path's prose"
+    )
     args = parser.parse_args(argv)
     signals = pick_postings(args.limit)
     pipeline = PipelineSettings()
@@ -239,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                 reasons=tuple(json.loads(s["reasons"] or "[]")),
             )
             old = old_dossier(client, lead, ctx, max_chars)
-            new = new_dossier(client, lead, profiles, max_chars)
+            new = new_dossier(client, lead, profiles, max_chars, args.prose)
             print(f"{signal.external_id} {signal.title!r}: old {old['wall_s']} s, new {new['wall_s']} s", flush=True)
             checked = new.pop("evidence")
             row: dict[str, Any] = {
@@ -262,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {**machine, "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
         "dossier_model": DOSSIER_MODEL,
+        "prose": args.prose,
         "models": models,
         "postings": [row["job_id"] for row in rows],
         "method": __doc__,

@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 
 from leadflow.analysis.golden import GOLDEN_LABELS, GOLDEN_MBOX
 from leadflow.defs.constants import PROFILE_TAG, SAFE_PROFILE
+from leadflow.dossier.writer import DEFAULT_PROSE
 from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.factory import LLMSettings, shared_client
 from leadflow.llm.prompts import PromptLibrary
@@ -295,6 +296,12 @@ class PipelineSettings(EnvResource):
     parked: int = setting(_THRESHOLDS.parked, "Final score from which a lead is `parked` (below: `filtered`).")
     llm_weight: float = setting(_THRESHOLDS.llm_weight, "Weight of the small model's score in the blend.")
     max_text_chars: int = setting(1200, "Signal text sent to the models, characters.")
+    dossier_prose: str = setting(
+        DEFAULT_PROSE,
+        "Who writes a dossier's summary and opener from its facts: `small` (the small model), `dossier` "
+        "(the dossier model, slower) or `composed` (rules only, no model call).",
+        env="LEADFLOW_DOSSIER_PROSE",
+    )
     redact_email_text: bool = setting(
         True,
         "Keep email subjects, bodies and summaries out of Dagster metadata previews and the CLI summary "

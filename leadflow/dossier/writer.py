@@ -2,7 +2,10 @@
 grounded dossier per account.
 
 Extraction runs on the extract template's role (the small model: closed, extractive
-questions), the prose on the dossier model. The dossier with the model's prose is checked for
+questions); the prose (two short sentences from the facts) on the role `prose` names: the small
+model by default, the dossier model on request, or none (composed text only). Measured in
+`bench.dossier_quality`: the prose is where the dossier model spent most of a dossier's time,
+and two sentences from located facts need no bigger model to stay grounded. The dossier with the model's prose is checked for
 grounding; a failing one is asked again once with its defects, and if that fails too the
 summary and opener are composed from the facts: a dossier that fails is never returned as it
 came. (The repair is ours rather than the client's validator re-ask, so a failing answer does
@@ -26,7 +29,9 @@ from leadflow.llm.types import LLMError
 from leadflow.scoring.icp import IcpProfile
 
 PROSE_TEMPLATE = "write_opener"
-PROSE_ROLE = "dossier"
+# Who writes a dossier's summary and opener: setting value -> model role (None: rules only).
+PROSE_ROLES: dict[str, str | None] = {"small": "prefilter", "dossier": "dossier", "composed": None}
+DEFAULT_PROSE = "small"
 PROSE_ATTEMPTS = 2  # the first answer and one repair; then the composed text
 
 
@@ -51,9 +56,9 @@ class DossierResult:
         """The records summed into one, for the per-row accounting columns (schema.llm_cost)."""
         records = self.records
         tiers = {r.cache_tier for r in records}
-        prose = next((r for r in records if r.role == PROSE_ROLE), None)
+        prose = next((r for r in records if r.template.startswith(f"{PROSE_TEMPLATE}@")), None)
         return CallRecord(
-            role=PROSE_ROLE,
+            role=prose.role if prose else "dossier",
             template="+".join(dict.fromkeys(r.template for r in records)),
             model=(prose or (records[0] if records else CallRecord("", "", ""))).model,
             cache_tier=tiers.pop() if len(tiers) == 1 else None,
@@ -73,26 +78,27 @@ def _feedback(value: dict[str, Any], defects: list[Defect]) -> str:
     return f"Your answer {json.dumps(value, ensure_ascii=False)} has these problems: {problems}. Write both texts again without them."
 
 
-def _prose(client: LLMClient, facts: str, feedback: str) -> tuple[dict[str, Any] | None, CallRecord | None]:
+def _prose(client: LLMClient, role: str, facts: str, feedback: str) -> tuple[dict[str, Any] | None, CallRecord | None]:
     try:
-        completion = client.complete_json(PROSE_ROLE, PROSE_TEMPLATE, {"facts_json": facts, "feedback": feedback})
+        completion = client.complete_json(role, PROSE_TEMPLATE, {"facts_json": facts, "feedback": feedback})
     except LLMError:
         return None, None
     return completion.value, completion.record
 
 
-def write_account(client: LLMClient, account: Account, icp: str) -> DossierResult:
+def write_account(client: LLMClient, account: Account, icp: str, prose_role: str | None) -> DossierResult:
     """The account's dossier: the model's prose if it is grounded (asked again once, with its
-    defects, when it is not), composed text otherwise. Each answer is cached as it came, so a
-    re-run repeats the same decisions without an LLM call."""
+    defects, when it is not), composed text otherwise (and always when `prose_role` is None).
+    Each answer is cached as it came, so a re-run repeats the same decisions without an LLM call."""
     checked = evidence(account, icp)
     records = [sheet.record for sheet in account.sheets if sheet.record is not None]
     facts = prose_facts(account)
     draft_defects: list[Defect] = []
     repaired, value, defects = False, None, []
     feedback = ""
-    for attempt in range(PROSE_ATTEMPTS):
-        prose, record = _prose(client, facts, feedback)
+    roles = [prose_role] * PROSE_ATTEMPTS if prose_role is not None else []
+    for attempt, role in enumerate(roles):
+        prose, record = _prose(client, role, facts, feedback)
         if record is not None:
             records.append(record)
         if prose is None:
@@ -104,7 +110,7 @@ def write_account(client: LLMClient, account: Account, icp: str) -> DossierResul
             break
         draft_defects.extend(defects)
         feedback, value = _feedback({s: prose[s] for s in PROSE_SECTIONS}, defects), None
-    fallback = value is None
+    fallback = value is None and prose_role is not None
     if value is None:
         value = compose(account, checked)
         defects = check_dossier(value, checked)
@@ -125,9 +131,17 @@ def write_account(client: LLMClient, account: Account, icp: str) -> DossierResul
 
 
 def write_dossiers(
-    client: LLMClient, leads: list[LeadInput], icp_profiles: list[IcpProfile], max_chars: int
+    client: LLMClient,
+    leads: list[LeadInput],
+    icp_profiles: list[IcpProfile],
+    max_chars: int,
+    prose: str = DEFAULT_PROSE,
 ) -> list[DossierResult]:
-    """One dossier per account among `leads` (`max_chars` of each signal go to the model)."""
+    """One dossier per account among `leads` (`max_chars` of each signal go to the model), the
+    prose written as `prose` says (a key of `PROSE_ROLES`)."""
+    if prose not in PROSE_ROLES:
+        raise ValueError(f"dossier prose {prose!r}: expected one of {', '.join(PROSE_ROLES)}")
+    prose_role = PROSE_ROLES[prose]
     if not leads:
         return []
     role = client.prompts.get(EXTRACT_TEMPLATE).role
@@ -138,7 +152,9 @@ def write_dossiers(
     accounts = group_accounts(sheets)
     return cast(
         list[DossierResult],
-        client.map_concurrent(lambda account: write_account(client, account, icp), accounts, role=PROSE_ROLE),
+        client.map_concurrent(
+            lambda account: write_account(client, account, icp, prose_role), accounts, role=prose_role or role
+        ),
     )
 
 

@@ -80,3 +80,15 @@ def test_prose_that_fails_falls_back_to_a_composed_dossier_that_passes(broken_pr
     assert result.fallback and not result.repaired
     _assert_grounded(result)
     assert result.value["suggested_opener"].startswith("Saw that ")
+
+
+def test_composed_prose_asks_no_model_for_the_sentences(client, profiles):
+    [result] = write_dossiers(client, _leads(1), profiles, MAX_CHARS, prose="composed")
+    assert [r.template.split("@")[0] for r in result.records] == ["extract_facts"]
+    assert not result.fallback and not result.repaired
+    _assert_grounded(result)
+
+
+def test_an_unknown_prose_writer_is_refused(client, profiles):
+    with pytest.raises(ValueError, match="expected one of small, dossier, composed"):
+        write_dossiers(client, _leads(1), profiles, MAX_CHARS, prose="poet")

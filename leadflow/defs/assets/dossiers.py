@@ -103,8 +103,9 @@ def dossier_rows(partition_date: Any, leads: pd.DataFrame, results: list[Dossier
         "risks, and citations: the spans of the signal each section rests on) for leads whose "
         "final score reaches dossier_threshold. The small model answers closed extractive "
         "questions (each answer located in the signal or dropped), rules compose the sections "
-        "from the facts and the score, the dossier model writes only the summary and opener from "
-        "the facts; a dossier failing the grounding check is repaired once, then composed."
+        "from the facts and the score, and a model (the small one unless dossier_prose says otherwise) "
+        "writes only the summary and opener, from the facts; a dossier failing the grounding check is "
+        "repaired once, then composed."
     ),
 )
 def dossiers(
@@ -123,7 +124,11 @@ def dossiers(
     with client.metrics.track() as recorder:
         for day, day_leads in leads.groupby("partition_date", sort=True):
             written = write_dossiers(
-                client, [lead_input(r) for r in day_leads.itertuples()], profiles, pipeline.max_text_chars
+                client,
+                [lead_input(r) for r in day_leads.itertuples()],
+                profiles,
+                pipeline.max_text_chars,
+                pipeline.dossier_prose,
             )
             results.extend(written)
             rows.extend(dossier_rows(day, day_leads, written, run_id))
