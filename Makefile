@@ -61,8 +61,12 @@ lock:
 	$(VENV)-lock/bin/pip freeze --exclude-editable | grep -v '^leadflow' > $(LOCK)
 	rm -rf $(VENV)-lock
 
+# A job started in the background of a script inherits SIGINT ignored; `dg dev` stops its
+# services with SIGINT, so it would then outlive Ctrl-C and SIGTERM. SIGINT is reset first.
+DEFAULT_SIGINT := $(PY) -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])'
+
 ui: setup
-	$(VENV)/bin/dg dev --host 127.0.0.1 --port 3000
+	$(DEFAULT_SIGINT) $(VENV)/bin/dg dev --host 127.0.0.1 --port 3000
 
 doctor: setup
 	$(PY) -m leadflow.cli doctor --probe
