@@ -124,3 +124,31 @@ def place_records(
 def reject_row(day: datetime.date, reject: Rejection) -> dict[str, Any]:
     """A quarantined_signals row (without run_id) of a placed reject."""
     return {**dataclasses.asdict(reject), "partition_date": day}
+
+
+@dataclass
+class Coverage:
+    """What one streaming parse of a source found before any run: its signals per partition day,
+    placed as `place_records` places them, and how many records it would quarantine."""
+
+    source: str
+    days: Counter[datetime.date] = field(default_factory=Counter)  # day -> signals
+    quarantined: int = 0
+
+    @property
+    def signals(self) -> int:
+        return sum(self.days.values())
+
+
+def covered_days(
+    spec: SourceSpec, import_date: datetime.date, base_dir: str | Path, first_day: datetime.date
+) -> Coverage:
+    """The partitions `spec`'s signals land in (dated `first_day..import_date`; a signal dated
+    outside is quarantined, as `place_records` does), by one streaming parse that never raises."""
+    coverage = Coverage(spec.name)
+    for record in read_source_safely(spec, import_date, base_dir):
+        if isinstance(record, Signal) and first_day <= record.signal_date <= import_date:
+            coverage.days[record.signal_date] += 1
+        else:
+            coverage.quarantined += 1
+    return coverage

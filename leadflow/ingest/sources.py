@@ -1,8 +1,11 @@
-"""Where signals come from: `resources/sources.yaml` declares sources, `read_source` reads one,
-`read_source_safely` reads one without ever raising, and `SourceCounts` tallies what it gave."""
+"""Where signals come from: `resources/sources.yaml` declares sources, `detect_format` tells a
+file's format (an import), `read_source` reads one, `read_source_safely` reads one without ever
+raising, and `SourceCounts` tallies what it gave."""
 
+import csv
 import datetime
 import itertools
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ FORMAT_KINDS = {
 }
 FORMATS = tuple(FORMAT_KINDS)
 _FIELDS = ("name", "format", "path", "enabled", "max_chars", "limit", "import_date")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class SourceConfigError(ValueError):
@@ -91,12 +95,7 @@ def _parse_entry(entry: Any, where: str) -> SourceSpec:
         raise SourceConfigError(f"{where}: 'max_chars' must be a positive integer")
     if limit is not None and not _is_positive_int(limit):
         raise SourceConfigError(f"{where}: 'limit' must be a positive integer or null")
-    import_date = entry.get("import_date")
-    # YAML reads 2026-11-20 as a date; a timestamp (a datetime, which is also a date) is refused.
-    if import_date is not None and (
-        not isinstance(import_date, datetime.date) or isinstance(import_date, datetime.datetime)
-    ):
-        raise SourceConfigError(f"{where}: 'import_date' must be a date like 2026-11-20")
+    import_date = _import_date(entry.get("import_date"), where)
     return SourceSpec(
         name=entry["name"].strip(),
         format=entry["format"],
@@ -112,19 +111,63 @@ def _is_positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _import_date(value: Any, where: str) -> datetime.date | None:
+    """An import_date as YAML gives it: a date (2026-11-20), the same quoted ("2026-11-20", as
+    JSON-minded editors write it), or None. A timestamp (a datetime, also a date) is refused."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        try:
+            return datetime.date.fromisoformat(value.strip())
+        except ValueError:
+            raise SourceConfigError(f"{where}: 'import_date' {value!r} is not a calendar date") from None
+    if value is None or (isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)):
+        return value
+    raise SourceConfigError(f"{where}: 'import_date' must be a date like 2026-11-20")
+
+
 EXTENSION_FORMATS = {".jsonl": "jsonl_jobs", ".mbox": "mbox", ".eml": "eml", ".csv": "csv_accounts"}
+SNIFF_BYTES = 8192
+_HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]*:[ \t]")
+_EML_HEADERS = (b"from:", b"date:", b"subject:", b"message-id:")
 
 
-def spec_for_file(path: Path) -> SourceSpec:
-    """A source for a file dropped into the imports folder, its format from the extension."""
+def detect_format(path: Path) -> str | None:
+    """A file's (or folder's) format: a maildir folder (cur/ or new/ inside), a known extension,
+    else what its first bytes look like (an mbox "From " line, a JSON object per line, mail
+    headers, a CSV header with a `name` column); None when it is none of those."""
+    if path.is_dir():
+        return "maildir" if any((path / sub).is_dir() for sub in ("cur", "new")) else None
+    if path.suffix.lower() in EXTENSION_FORMATS:
+        return EXTENSION_FORMATS[path.suffix.lower()]
     try:
-        file_format = EXTENSION_FORMATS[path.suffix.lower()]
-    except KeyError:
+        with path.open("rb") as f:
+            head = f.read(SNIFF_BYTES).removeprefix(b"\xef\xbb\xbf").lstrip()
+    except OSError:
+        return None
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    if first.startswith(b"From "):
+        return "mbox"
+    if first.startswith(b"{"):
+        return "jsonl_jobs"
+    headers = head.split(b"\n\n", 1)[0].splitlines()
+    if _HEADER_LINE.match(first) and sum(line.lower().startswith(_EML_HEADERS) for line in headers) >= 2:
+        return "eml"
+    columns = next(csv.reader([first.decode("utf-8", errors="replace")]), [])
+    if len(columns) > 1 and "name" in (c.strip().lower() for c in columns):
+        return "csv_accounts"
+    return None
+
+
+def spec_for_file(path: Path, name: str | None = None) -> SourceSpec:
+    """A source for a file (or maildir folder), its format detected (`detect_format`); named
+    `import:<file name>` (the imports folder's) unless `name` is given."""
+    file_format = detect_format(path)
+    if file_format is None:
         raise SourceConfigError(
-            f"{path.name}: unknown import type {path.suffix!r}; expected one of {', '.join(EXTENSION_FORMATS)}"
-        ) from None
+            f"{path.name}: not a recognized import (a maildir folder, {', '.join(EXTENSION_FORMATS)}, "
+            "or a file that looks like one of them)"
+        )
     # The name is stored with every record: a non-UTF-8 byte in the file name becomes `\xNN`.
-    return SourceSpec(name=f"import:{printable_name(path.name)}", format=file_format, path=str(path))
+    return SourceSpec(name=name or f"import:{printable_name(path.name)}", format=file_format, path=str(path))
 
 
 def import_date_of(spec: SourceSpec, base_dir: str | Path) -> datetime.date:

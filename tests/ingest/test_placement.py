@@ -4,7 +4,7 @@ counted elsewhere; out-of-range dates and repeated ids are rejected, once."""
 import datetime
 import json
 
-from leadflow.ingest.placement import place_records, reject_row
+from leadflow.ingest.placement import covered_days, place_records, reject_row
 from leadflow.ingest.sources import SourceSpec
 
 FIRST = datetime.date(2020, 1, 1)
@@ -56,3 +56,25 @@ def test_a_missing_source_is_one_source_error(tmp_path):
     placed = place_records([(gone, IMPORT)], tmp_path, {IMPORT}, FIRST)
     [(day, reject)] = placed.rejects
     assert day == IMPORT and reject.reason.startswith("source_error:") and placed.tallies["gone"].quarantined == 1
+
+
+def test_coverage_finds_the_days_place_records_fills(tmp_path):
+    mbox = tmp_path / "mail.mbox"
+    mbox.write_text(
+        "".join(
+            f"From a@example.com Mon Jan  1 00:00:00 2024\nFrom: a@example.com\nDate: {when}\n"
+            f"Subject: mail {n}\nMessage-ID: <{n}@example.com>\n\nHello number {n}, about the data team.\n\n"
+            for n, when in enumerate(
+                ["Tue, 2 Jan 2024 10:00:00 +0000", "Tue, 2 Jan 2024 11:00:00 +0000", "Fri, 5 Jan 2024 09:00:00 +0000"]
+            )
+        )
+    )
+    spec = SourceSpec(name="mail", format="mbox", path=str(mbox))
+    coverage = covered_days(spec, IMPORT, tmp_path, FIRST)
+    assert dict(coverage.days) == {datetime.date(2024, 1, 2): 2, datetime.date(2024, 1, 5): 1}
+    assert (coverage.signals, coverage.quarantined) == (3, 0)
+    placed = place_records([(spec, IMPORT)], tmp_path, set(coverage.days), FIRST)
+    assert len(placed.signals) == coverage.signals and placed.tallies["mail"].elsewhere == 0
+    # an import date before the mail makes it implausible: quarantined, as place_records does
+    early = covered_days(spec, datetime.date(2024, 1, 3), tmp_path, FIRST)
+    assert dict(early.days) == {datetime.date(2024, 1, 2): 2} and early.quarantined == 1

@@ -18,7 +18,7 @@ from leadflow.ingest import (
     read_source,
     read_source_safely,
 )
-from leadflow.ingest.sources import import_date_of, spec_for_file
+from leadflow.ingest.sources import detect_format, import_date_of, spec_for_file
 from leadflow.paths import RESOURCES_DIR
 
 from .conftest import FIXTURES, IMPORT_DATE, only_signals, split
@@ -209,3 +209,44 @@ def test_an_import_file_name_that_is_not_utf8_gives_storable_names(tmp_path):
     assert signal.position.endswith("caf\\xe9.csv#0")
     signal.source.encode("utf-8")
     signal.position.encode("utf-8")
+
+
+@pytest.mark.parametrize("written", ["2026-11-25", "'2026-11-25'", '"2026-11-25"', '" 2026-11-25 "'])
+def test_a_quoted_import_date_is_a_date(tmp_path, written):
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"sources:\n  - {{name: a, format: mbox, path: a.mbox, import_date: {written}}}\n")
+    assert load_sources(path)[0].import_date == datetime.date(2026, 11, 25)
+
+
+def test_a_quoted_date_that_is_no_calendar_day_is_explained(tmp_path):
+    path = tmp_path / "sources.yaml"
+    path.write_text('sources:\n  - {name: a, format: mbox, path: a.mbox, import_date: "2026-02-30"}\n')
+    with pytest.raises(SourceConfigError, match="'2026-02-30' is not a calendar date"):
+        load_sources(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("jobs.jsonl", b"", "jsonl_jobs"),  # the extension decides
+        ("backlog.mbox", b"", "mbox"),
+        ("export", b"From alice@example.com Mon Jan  1 00:00:00 2024\nSubject: x\n\nhi\n", "mbox"),
+        ("posts.txt", b'{"job_id": "1", "title": "Data Engineer"}\n', "jsonl_jobs"),
+        ("message.txt", b"Date: Mon, 1 Jan 2024 10:00:00 +0000\nFrom: a@example.com\nSubject: x\n\nhi\n", "eml"),
+        ("accounts.tsv", b"\xef\xbb\xbfpermalink,Name,city\n/c/acme,Acme,Austin\n", "csv_accounts"),
+        ("notes.txt", b"just some notes, nothing to import\n", None),
+        ("header-only.txt", b"Subject: only one header\n\nbody\n", None),
+    ],
+)
+def test_the_format_comes_from_the_extension_else_the_content(tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert detect_format(path) == expected
+
+
+def test_a_folder_is_a_maildir_when_it_has_cur_or_new(tmp_path):
+    assert detect_format(FIXTURES / "maildir") == "maildir"
+    assert detect_format(tmp_path) is None
+    assert spec_for_file(FIXTURES / "maildir", name="mail").format == "maildir"
+    with pytest.raises(SourceConfigError, match="not a recognized import"):
+        spec_for_file(tmp_path)
