@@ -17,12 +17,14 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
 
 
+def section_text(value: dict, section: str) -> str:
+    """One section as text (a list section, such as decision makers, joined by spaces)."""
+    item = value.get(section)
+    return " ".join(item) if isinstance(item, list) else str(item or "")
+
+
 def dossier_text(value: dict) -> str:
-    parts = []
-    for section in SECTIONS:
-        item = value.get(section)
-        parts.append(" ".join(item) if isinstance(item, list) else str(item or ""))
-    return "\n".join(parts)
+    return "\n".join(section_text(value, section) for section in SECTIONS)
 
 
 def copied_share(value: dict, source_text: str) -> float:
