@@ -1,4 +1,5 @@
-"""`leadflow` command line: the demo, model installation, health (`doctor`) and cache care.
+"""`leadflow` command line: the demo, your own files (`import`, `sources`), exports of the
+published leads (`export`), backfills, rollback, health (`doctor`) and cache care.
 
 The demo runs the real Dagster job in-process against a persistent instance (DAGSTER_HOME is
 the project root, storage under .leadflow/dagster), so its runs show up in `make ui`.
@@ -10,10 +11,13 @@ import logging
 import os
 import sys
 import time
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
 from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
+from leadflow.export.formats import FORMATS as EXPORT_FORMATS
+from leadflow.ingest.sources import FORMATS, SourceConfigError
 from leadflow.paths import DEFAULT_HOME, PROJECT_ROOT
 from leadflow.storage.private import private_dir
 
@@ -36,29 +40,28 @@ def _definitions():
 def _signal_dates(sources_path, limit_emails_to_month: bool) -> tuple[list[date], tuple[date, date] | None]:
     """The import-date partitions and the email date range the demo materializes."""
     from leadflow.defs.partitions import daily_partitions
-    from leadflow.ingest import Rejection, load_sources, read_source_safely
+    from leadflow.ingest import load_sources
+    from leadflow.ingest.placement import covered_days
     from leadflow.ingest.sources import import_date_of
 
     import_days: set[date] = set()
-    email_days: list[date] = []
-    start = daily_partitions.start.date()
+    email_days: Counter[date] = Counter()
+    base_dir = Path(sources_path).parent
     for spec in load_sources(sources_path):
         if not spec.enabled:
             continue
-        import_date = import_date_of(spec, Path(sources_path).parent)
-        for record in read_source_safely(spec, import_date, Path(sources_path).parent):
-            if isinstance(record, Rejection) or record.signal_date < start:
-                continue
-            if record.signal_date == import_date:
-                import_days.add(import_date)
-            else:
-                email_days.append(record.signal_date)
+        import_date = import_date_of(spec, base_dir)
+        days = covered_days(spec, import_date, base_dir, daily_partitions.start.date()).days
+        if days.pop(import_date, 0):
+            import_days.add(import_date)
+        email_days.update(days)
     if not email_days:
         return sorted(import_days), None
     if limit_emails_to_month:
-        busiest = max(
-            {(d.year, d.month) for d in email_days}, key=lambda ym: sum((d.year, d.month) == ym for d in email_days)
-        )
+        months: Counter[tuple[int, int]] = Counter()
+        for day, count in email_days.items():
+            months[(day.year, day.month)] += count
+        busiest = months.most_common(1)[0][0]
         month = [d for d in email_days if (d.year, d.month) == busiest]
         return sorted(import_days), (min(month), max(month))
     return sorted(import_days), (min(email_days), max(email_days))
@@ -113,7 +116,117 @@ def demo(args) -> None:
     print_summary(defs, client, partitions, time.perf_counter() - started)
 
 
-def print_summary(defs, client, partitions, wall_s: float) -> None:
+def _last_day() -> date:
+    """The last complete day: the newest partition that exists (today's opens tomorrow)."""
+    from leadflow.defs.partitions import daily_partitions
+
+    return date.fromisoformat(daily_partitions.get_last_partition_key() or daily_partitions.start.date().isoformat())
+
+
+def import_files(args) -> None:
+    """Sources for the given files (added to the user's sources.yaml, so every later run reads
+    them too), the days they cover found by a streaming parse, then ONE daily_pipeline run over
+    those days (their first to last: the empty days between are cheap) and the summary."""
+    from leadflow.defs.partitions import daily_partitions
+    from leadflow.ingest import load_sources
+    from leadflow.ingest.import_plan import plan_import
+    from leadflow.ingest.source_file import add_sources
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    paths = [Path(p).expanduser().resolve() for p in args.paths]  # before _instance() changes directory
+    started = time.perf_counter()
+    instance = _instance()
+    defs = _definitions()
+    pipeline = defs.resources["pipeline"]
+    sources_file = pipeline.editable_sources_file()
+    last_day = _last_day()
+    plan = plan_import(
+        paths,
+        load_sources(sources_file),
+        sources_file.parent,
+        daily_partitions.start.date(),
+        last_day,
+        date.fromisoformat(args.import_date) if args.import_date else None,
+        pipeline.imports_folder(),
+    )
+    for path, why in plan.skipped:
+        print(f"    skipped {path}: {why}")
+    if not plan.sources:
+        raise SystemExit("nothing to import")
+    new = [planned.spec for planned in plan.sources if planned.new]
+    if new:
+        add_sources(sources_file, new)
+    print(f"--> sources in {sources_file}:")
+    for planned in plan.sources:
+        days = sorted(planned.coverage.days)
+        span = f"{days[0]}..{days[-1]} ({len(days)} day(s))" if days else "no dated signal"
+        print(
+            f"    {'added' if planned.new else 'known'} {planned.spec.name} ({planned.spec.format}): "
+            f"{planned.coverage.signals} signals, {planned.coverage.quarantined} quarantined, {span}"
+        )
+    if plan.later(last_day):
+        print(f"    {len(plan.later(last_day))} day(s) after {last_day} are left to the daily schedule")
+    days = plan.days(last_day)
+    if not days:
+        print("no signal falls in a partition that exists yet: nothing to materialize")
+        return
+    span = (days[-1] - days[0]).days + 1
+    if span > len(days):
+        print(f"    one run over {days[0]}..{days[-1]}: {len(days)} of its {span} days hold this import's signals")
+    client = defs.resources["llm"].client()
+    _run(defs.resolve_job_def("daily_pipeline"), instance, days[0], days[-1])
+    print_summary(defs, client, [(days[0], days[-1])], time.perf_counter() - started, title="import")
+
+
+def sources_cmd(args) -> None:
+    from leadflow.defs.resources import PipelineSettings
+    from leadflow.ingest import load_sources
+    from leadflow.ingest.import_plan import new_source
+    from leadflow.ingest.source_file import add_sources, remove_source
+
+    pipeline = PipelineSettings.from_env()
+    if args.action == "list":
+        path = pipeline.sources_file()
+        print(f"{path}:")
+        for spec in load_sources(path):
+            where = path.parent / spec.path
+            print(
+                f"  {spec.name:24s} {spec.format:12s} {'enabled ' if spec.enabled else 'disabled'} "
+                f"import_date={spec.import_date or 'file date'} {spec.path}{'' if where.exists() else '  (missing)'}"
+            )
+        return
+    path = pipeline.editable_sources_file()
+    if args.action == "remove":
+        for name in args.targets:
+            gone = remove_source(path, name)
+            print(f"removed {gone.name} ({gone.path}) from {path}")
+        return
+    taken = {spec.name for spec in load_sources(path)}
+    specs = []
+    for target in args.targets:
+        day = date.fromisoformat(args.import_date) if args.import_date else None
+        spec = new_source(Path(target).expanduser(), taken, _last_day(), day, args.name, args.format)
+        specs.append(spec)
+        taken.add(spec.name)
+    add_sources(path, specs)
+    for spec in specs:
+        print(f"added {spec.name} ({spec.format}, import_date {spec.import_date}) to {path}")
+
+
+def export_cmd(args) -> None:
+    from leadflow.defs.resources import DuckDBWarehouse
+    from leadflow.export.formats import write_export
+    from leadflow.export.leads import published_leads
+
+    since = date.fromisoformat(args.since) if args.since else None
+    with DuckDBWarehouse.from_env().get_connection() as conn:
+        leads = published_leads(conn, since=since)
+    written = write_export(leads, args.format, Path(args.output).expanduser())
+    skipped = f"; {written.skipped} lead(s) without a company or filtered left out" if written.skipped else ""
+    print(f"{written.rows} row(s) of {len(leads)} published lead(s) written to {written.path} ({args.format}{skipped})")
+
+
+def print_summary(defs, client, partitions, wall_s: float, title: str = "demo") -> None:
     from leadflow.defs.metadata import hide_email_text
 
     duckdb_resource = defs.resources["duckdb"]
@@ -137,7 +250,7 @@ def print_summary(defs, client, partitions, wall_s: float) -> None:
     if defs.resources["pipeline"].redact_email_text:
         top = hide_email_text(top)
     llm = client.metrics.lifetime.summary()
-    print("\n=== leadflow demo summary ===")
+    print(f"\n=== leadflow {title} summary ===")
     print(f"partitions          : {', '.join(f'{a}..{b}' if a != b else str(a) for a, b in partitions)}")
     print(f"signals read        : {signals}")
     print(f"quarantined         : {quarantined}")
@@ -248,12 +361,39 @@ def main(argv: list[str] | None = None) -> None:
     p_roll.add_argument("--date", required=True, help="partition, YYYY-MM-DD")
     p_roll.add_argument("--note", default="manual rollback from the CLI")
     p_roll.set_defaults(func=rollback_cmd)
+    p_import = sub.add_parser(
+        "import", help="add files (or folders) as sources and materialize exactly the days they cover, in one run"
+    )
+    p_import.add_argument(
+        "paths", nargs="+", help="mbox, maildir folder, .eml, jobs .jsonl, accounts .csv, or a folder"
+    )
+    p_import.add_argument(
+        "--import-date", help="date of undated records (YYYY-MM-DD); default: the file's date, at most yesterday"
+    )
+    p_import.set_defaults(func=import_files)
+    p_src = sub.add_parser("sources", help="list, add or remove signal sources (the user's sources.yaml)")
+    p_src.add_argument("action", choices=["list", "add", "remove"])
+    p_src.add_argument("targets", nargs="*", help="add: files or maildir folders; remove: source names")
+    p_src.add_argument("--name", help="add: the source's name (default: the file name)")
+    p_src.add_argument("--format", choices=FORMATS, help="add: the format, when detection would get it wrong")
+    p_src.add_argument("--import-date", help="add: date of undated records (YYYY-MM-DD)")
+    p_src.set_defaults(func=sources_cmd)
+    p_exp = sub.add_parser("export", help="published leads with account, explanation and dossier, to a file")
+    p_exp.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    p_exp.add_argument("--output", required=True, help="file to write")
+    p_exp.add_argument("--since", help="only leads whose signal date is on or after YYYY-MM-DD")
+    p_exp.set_defaults(func=export_cmd)
     p_cache = sub.add_parser("cache", help="response cache: stats, clear, expire")
     p_cache.add_argument("action", choices=["stats", "clear", "expire"])
     p_cache.add_argument("--kind", choices=["classification", "dossier", "embedding"], default=None)
     p_cache.set_defaults(func=cache)
     args = parser.parse_args(argv)
-    args.func(args)
+    if args.func is sources_cmd and args.action != "list" and not args.targets:
+        parser.error(f"sources {args.action} needs at least one {'file' if args.action == 'add' else 'name'}")
+    try:
+        args.func(args)
+    except SourceConfigError as exc:
+        raise SystemExit(f"leadflow {args.command}: {exc}") from None
 
 
 if __name__ == "__main__":

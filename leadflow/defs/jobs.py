@@ -17,6 +17,7 @@ PIPELINE_ASSETS = [
     "dossiers",
     "quality_metrics",
     "published_leads",
+    "export",
 ]
 
 daily_pipeline_job = dg.define_asset_job(
@@ -25,7 +26,7 @@ daily_pipeline_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     description=(
         "raw_signals -> signal_embeddings -> email_analysis -> prefilter_scores -> dossiers -> quality_metrics, then "
-        "published_leads once the blocking checks passed."
+        "published_leads once the blocking checks passed, then export (the day's leads as a CSV file)."
     ),
 )
 

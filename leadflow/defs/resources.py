@@ -23,6 +23,7 @@ from pydantic.fields import FieldInfo
 from leadflow.analysis.golden import GOLDEN_LABELS, GOLDEN_MBOX
 from leadflow.defs.constants import PROFILE_TAG, SAFE_PROFILE
 from leadflow.dossier.writer import DEFAULT_PROSE
+from leadflow.ingest.source_file import seed_sources
 from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.factory import LLMSettings, shared_client
 from leadflow.llm.prompts import PromptLibrary
@@ -34,6 +35,8 @@ from leadflow.storage.private import private_file, private_parent
 _CLIENT = ClientSettings()
 _THRESHOLDS = Thresholds()
 DUCKDB_WAL = ".wal"  # DuckDB's write-ahead log: the database file's name plus this
+SOURCES_FILE = "sources.yaml"
+BUNDLED_SOURCES = RESOURCES_DIR / SOURCES_FILE
 
 _PARSERS: dict[Any, Callable[[str], Any]] = {
     bool: lambda raw: raw.strip().lower() in ("1", "true", "yes"),
@@ -271,10 +274,18 @@ class PipelineSettings(EnvResource):
     """Inputs, thresholds and quality gates of the scoring cascade."""
 
     sources_path: str = setting(
-        "", "Signal sources; empty = the bundled `leadflow/resources/sources.yaml`.", env="LEADFLOW_SOURCES_PATH"
+        "",
+        "Signal sources; empty = `$LEADFLOW_HOME/sources.yaml` once `leadflow import` or `leadflow sources add` "
+        "created it (seeded with the bundled entries), else the bundled `leadflow/resources/sources.yaml`.",
+        env="LEADFLOW_SOURCES_PATH",
     )
     imports_dir: str = setting(
         "", "Folder watched by `import_folder_sensor`; empty = `$LEADFLOW_HOME/imports`.", env="LEADFLOW_IMPORTS_DIR"
+    )
+    exports_dir: str = setting(
+        "",
+        "Folder the `export` asset writes `leads-<date>.csv` to; empty = `$LEADFLOW_HOME/exports`.",
+        env="LEADFLOW_EXPORTS_DIR",
     )
     dossier_threshold: int = setting(
         _THRESHOLDS.dossier, "Minimum final score that gets a dossier.", env="LEADFLOW_DOSSIER_THRESHOLD"
@@ -328,7 +339,17 @@ class PipelineSettings(EnvResource):
         )
 
     def sources_file(self) -> Path:
-        return _path(self.sources_path, RESOURCES_DIR / "sources.yaml")
+        user = data_dir() / SOURCES_FILE
+        return _path(self.sources_path, user if user.is_file() else BUNDLED_SOURCES)
+
+    def editable_sources_file(self) -> Path:
+        """The sources file `leadflow sources add|remove` and `leadflow import` edit: never the
+        bundled one (package data), which is first copied to `$LEADFLOW_HOME/sources.yaml`."""
+        current = self.sources_file()
+        if current != BUNDLED_SOURCES:
+            return current
+        seed_sources(BUNDLED_SOURCES, data_dir() / SOURCES_FILE)
+        return data_dir() / SOURCES_FILE
 
     def icp_file(self) -> Path:
         return _path(self.icp_path, RESOURCES_DIR / "icp.yaml")
@@ -342,6 +363,9 @@ class PipelineSettings(EnvResource):
 
     def imports_folder(self) -> Path:
         return _path(self.imports_dir, data_dir() / "imports")
+
+    def exports_folder(self) -> Path:
+        return _path(self.exports_dir, data_dir() / "exports")
 
 
 RESOURCE_CLASSES: dict[str, type[EnvResource]] = {

@@ -12,6 +12,7 @@ def test_definitions_inventory():
     assert sorted(key.to_user_string() for key in definitions.resolve_all_asset_keys()) == [
         "dossiers",
         "email_analysis",
+        "export",
         "import_file",
         "prefilter_scores",
         "published_leads",

@@ -54,8 +54,10 @@ def test_todays_environment_variables_are_all_declared():
         "LEADFLOW_PROMPTS_DIR",
         "LEADFLOW_SOURCES_PATH",
         "LEADFLOW_IMPORTS_DIR",
+        "LEADFLOW_EXPORTS_DIR",
         "LEADFLOW_DOSSIER_THRESHOLD",
         "LEADFLOW_LLM_MIN_SCORE",
+        "LEADFLOW_DOSSIER_PROSE",
         "LEADFLOW_REDACT_EMAIL_TEXT",
     }
 
@@ -77,6 +79,7 @@ def test_defaults_without_environment(clean_env):
     assert pipeline.icp_file() == RESOURCES_DIR / "icp.yaml"
     assert pipeline.golden_file().is_file() and pipeline.sources_file().is_file() and pipeline.icp_file().is_file()
     assert pipeline.imports_folder() == clean_env / "imports"
+    assert pipeline.exports_folder() == clean_env / "exports"
     assert DuckDBWarehouse.from_env().database == str(clean_env / "leadflow.duckdb")
 
 
@@ -105,6 +108,20 @@ def test_environment_variables_are_read(clean_env, monkeypatch):
     assert DuckDBWarehouse.from_env().database == str(clean_env / "w.duckdb")
     # explicit values (the benchmark's work directory) win over the environment
     assert LLMResource.from_env(max_concurrency=1).max_concurrency == 1
+
+
+def test_sources_edits_go_to_a_user_copy_never_the_bundled_file(clean_env, monkeypatch):
+    pipeline = PipelineSettings.from_env()
+    bundled = RESOURCES_DIR / "sources.yaml"
+    before = bundled.read_bytes()
+    assert pipeline.sources_file() == bundled
+    user = pipeline.editable_sources_file()
+    assert user == clean_env / "sources.yaml" and user.is_file()
+    assert pipeline.sources_file() == user  # once it exists, every run reads it
+    assert bundled.read_bytes() == before
+    monkeypatch.setenv("LEADFLOW_SOURCES_PATH", str(clean_env / "mine.yaml"))
+    configured = PipelineSettings.from_env()
+    assert configured.sources_file() == configured.editable_sources_file() == clean_env / "mine.yaml"
 
 
 def test_ollama_base_url_implies_the_ollama_backend(clean_env, monkeypatch):
