@@ -170,9 +170,11 @@ def import_files(args) -> None:
     if not days:
         print("no signal falls in a partition that exists yet: nothing to materialize")
         return
-    span = (days[-1] - days[0]).days + 1
-    if span > len(days):
-        print(f"    one run over {days[0]}..{days[-1]}: {len(days)} of its {span} days hold this import's signals")
+    partitions = (days[-1] - days[0]).days + 1
+    if partitions > len(days):
+        print(
+            f"    one run over {days[0]}..{days[-1]}: {len(days)} of its {partitions} days hold this import's signals"
+        )
     client = defs.resources["llm"].client()
     _run(defs.resolve_job_def("daily_pipeline"), instance, days[0], days[-1])
     print_summary(defs, client, [(days[0], days[-1])], time.perf_counter() - started, title="import")
