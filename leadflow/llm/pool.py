@@ -20,6 +20,7 @@ class SlotStats:
     consecutive_failures: int = 0
     open_until: float = 0.0
     opened: int = 0
+    last_error: str = ""  # what the latest failure said: an open circuit's error repeats it
 
 
 class EndpointPool:
@@ -61,8 +62,10 @@ class EndpointPool:
                 now = time.monotonic()
                 candidates = self._candidates(model, now)
                 if not candidates:
+                    causes = "; ".join(self.stats(b, model).last_error or f"{b.endpoint} failed" for b in self.backends)
                     raise CircuitOpen(
-                        f"every endpoint for {model!r} is cooling down after {self.circuit_failures} failures"
+                        f"every endpoint for {model!r} is cooling down after {self.circuit_failures} failures "
+                        f"(last: {causes})"
                     )
                 preferred = [b for b in candidates if b.endpoint not in exclude] or candidates
                 free = [b for b in preferred if self.stats(b, model).in_flight < self.max_concurrency]
@@ -80,13 +83,15 @@ class EndpointPool:
                 self.stats(backend, model).in_flight -= 1
                 self._cond.notify_all()
 
-    def report(self, backend: Backend, model: str, ok: bool) -> None:
-        """Count a success or failure; N consecutive failures open the circuit for the cool-down."""
+    def report(self, backend: Backend, model: str, ok: bool, error: str = "") -> None:
+        """Count a success or a failure (`error` says what failed); N consecutive failures open
+        the circuit for the cool-down."""
         with self._cond:
             stats = self.stats(backend, model)
             if ok:
                 stats.consecutive_failures = 0
                 return
+            stats.last_error = error
             stats.consecutive_failures += 1
             if stats.consecutive_failures >= self.circuit_failures:
                 stats.open_until = time.monotonic() + self.circuit_cooldown_s

@@ -62,8 +62,8 @@ def with_retries(
             record.endpoint = backend.endpoint
             try:
                 result = operation(backend)
-            except RetryableError:
-                pool.report(backend, model, ok=False)
+            except RetryableError as exc:
+                pool.report(backend, model, ok=False, error=str(exc))
                 failed.add(backend.endpoint)
                 raise
             pool.report(backend, model, ok=True)
@@ -107,7 +107,7 @@ def _race_chat(
         return _Outcome(backend, None, exc)
     except LLMError as exc:
         if isinstance(exc, RetryableError):
-            pool.report(backend, request.model, ok=False)
+            pool.report(backend, request.model, ok=False, error=str(exc))
         return _Outcome(backend, None, exc)
     pool.report(backend, request.model, ok=True)
     return _Outcome(backend, response, None)
