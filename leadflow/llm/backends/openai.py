@@ -66,6 +66,8 @@ class OpenAIBackend(HttpBackend):
         finish_reason = None
         usage = {}
         for line in self._stream_lines("/v1/chat/completions", self._body(request), request.model, timeouts, cancel):
+            if line.startswith("error:"):  # llama.cpp's server reports a failure mid-stream as an `error` event
+                raise RetryableError(f"{self.endpoint} error mid-stream: {line[6:].strip()[:500]}")
             if not line.startswith("data:"):
                 continue
             payload = line[5:].strip()
