@@ -11,6 +11,7 @@ output that failed validation) is the caller's job; so is the key (see ``cache_k
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -170,6 +171,8 @@ class SqliteTier(CacheTier):
     Each thread (and each process after a fork) gets its own connection. Expiry uses wall-clock
     time because the monotonic clock is not comparable across processes or reboots. Rows are
     keyed by (key, kind), like the other tiers, so one key under two kinds is two entries.
+    A file that cannot be created yet (a full disk) does not fail the constructor: every use
+    tries again and raises, which TieredCache counts as a failed tier until there is room.
     """
 
     JOURNALS = ("-wal", "-shm")  # WAL mode's files next to the database
@@ -190,14 +193,29 @@ class SqliteTier(CacheTier):
         # (pid, owning thread, connection): lets close() and dead-thread reaping find them.
         self._conns: list[tuple[int, weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._conns_lock = threading.Lock()
-        # Owner-only before SQLite writes a byte: the -wal and -shm files take the file's mode.
+        self._ready = False  # the file and its schema exist
+        self._ready_lock = threading.Lock()
+        with contextlib.suppress(*TIER_ERRORS):  # tried again, and counted, on every use
+            self._conn()
+
+    def _create(self) -> None:
+        """The file, owner-only before SQLite writes a byte (the -wal and -shm files take its
+        mode), and the schema."""
         private_parent(self.path)
         private_file(self.path, *self.JOURNALS, create=True)
-        conn = self._conn()
+        conn = self._connect()
         for stmt in self._SCHEMA:
             conn.execute(stmt)
+        self._ready = True
 
     def _conn(self) -> sqlite3.Connection:
+        if not self._ready:
+            with self._ready_lock:
+                if not self._ready:
+                    self._create()
+        return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
@@ -210,9 +228,13 @@ class SqliteTier(CacheTier):
             isolation_level=None,
             check_same_thread=False,
         )
-        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # durable enough for a cache under WAL
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable enough for a cache under WAL
+        except sqlite3.Error:
+            conn.close()
+            raise
         pid = os.getpid()
         self._local.conn, self._local.pid = conn, pid
         with self._conns_lock:
