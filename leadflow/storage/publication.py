@@ -122,23 +122,27 @@ def mark_failed(conn: duckdb.DuckDBPyConnection, partition_dates: Sequence[date]
 
 def _prune(conn: duckdb.DuckDBPyConnection, partition_dates: list[date]) -> None:
     """Drop old versions nobody can reach: not in the publication history, not failed, and
-    not among the newest KEEP_VERSIONS written."""
-    conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE prunable AS
-        SELECT w.partition_date, w.run_id FROM (
-            SELECT partition_date, run_id, row_number() OVER (PARTITION BY partition_date ORDER BY last_seq DESC) AS age
-            FROM (SELECT partition_date, run_id, max(seq) AS last_seq FROM version_status
-                  WHERE status = 'written' AND partition_date = ANY(?::DATE[]) GROUP BY partition_date, run_id)) w
-        WHERE w.age > {KEEP_VERSIONS}
-          AND NOT EXISTS (SELECT 1 FROM publications p WHERE p.partition_date = w.partition_date AND
-                          (p.run_id = w.run_id OR p.prev_run_id = w.run_id))
-          AND NOT EXISTS (SELECT 1 FROM version_status f WHERE f.partition_date = w.partition_date AND
-                          f.run_id = w.run_id AND f.status = 'failed')
-        """,
-        [partition_dates],
-    )
-    for table in (*VERSIONED, "version_status"):
+    not among the newest KEEP_VERSIONS written. One transaction: a crash midway leaves no
+    version whose status rows outlive its rows."""
+    with transaction(conn):
         conn.execute(
-            f"DELETE FROM {table} t USING prunable x WHERE t.partition_date = x.partition_date AND t.run_id = x.run_id"
+            f"""
+            CREATE OR REPLACE TEMP TABLE prunable AS
+            SELECT w.partition_date, w.run_id FROM (
+                SELECT partition_date, run_id,
+                       row_number() OVER (PARTITION BY partition_date ORDER BY last_seq DESC) AS age
+                FROM (SELECT partition_date, run_id, max(seq) AS last_seq FROM version_status
+                      WHERE status = 'written' AND partition_date = ANY(?::DATE[]) GROUP BY partition_date, run_id)) w
+            WHERE w.age > {KEEP_VERSIONS}
+              AND NOT EXISTS (SELECT 1 FROM publications p WHERE p.partition_date = w.partition_date AND
+                              (p.run_id = w.run_id OR p.prev_run_id = w.run_id))
+              AND NOT EXISTS (SELECT 1 FROM version_status f WHERE f.partition_date = w.partition_date AND
+                              f.run_id = w.run_id AND f.status = 'failed')
+            """,
+            [partition_dates],
         )
+        for table in (*VERSIONED, "version_status"):
+            conn.execute(
+                f"DELETE FROM {table} t USING prunable x "
+                "WHERE t.partition_date = x.partition_date AND t.run_id = x.run_id"
+            )
