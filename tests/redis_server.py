@@ -38,16 +38,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_redis_server(timeout_s: float = 10.0) -> tuple[str, Callable[[], None]]:
+def start_redis_server(timeout_s: float = 10.0, port: int | None = None) -> tuple[str, Callable[[], None]]:
     """Start a private, non-persistent redis-server; return (url on db 15, stop).
 
     ``stop`` terminates it (idempotent), which is also how tests simulate "Redis went down".
+    ``port`` restarts a server where one was (a free port by default).
     """
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError(INSTALL_HINT)
+    fixed = port
     for _attempt in range(3):  # the free port can be taken between probe and bind
-        port = _free_port()
+        port = fixed or _free_port()
         workdir = tempfile.mkdtemp(prefix="leadflow-redis-")
         proc = subprocess.Popen(
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
