@@ -1,6 +1,8 @@
 """Per-call LLM metrics and their aggregation into the figures Dagster metadata carries."""
 
 import threading
+import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -35,12 +37,43 @@ class CallRecord:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class ModelLoad:
+    """One model loaded into an engine of this process (a reload for a larger context too)."""
+
+    model: str
+    seconds: float
+    finished: float  # time.monotonic() when the load ended
+
+
+class LoadLog:
+    """The model loads of this process. Engines are shared by every client of the process, and a
+    load often happens before any request (the warm-up), so loads are kept apart from the
+    CallRecords: a recorder counts those that ended while it was tracking."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loads: list[ModelLoad] = []
+
+    def add(self, model: str, seconds: float) -> None:
+        with self._lock:
+            self._loads.append(ModelLoad(model, seconds, time.monotonic()))
+
+    def between(self, start: float, end: float | None = None) -> list[ModelLoad]:
+        with self._lock:
+            return [load for load in self._loads if start <= load.finished and (end is None or load.finished <= end)]
+
+
+MODEL_LOADS = LoadLog()
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 4) if values else None
 
 
-def summarize(records: list[CallRecord]) -> dict:
-    """Aggregate figures; every count here adds up (hits + misses == requests)."""
+def summarize(records: list[CallRecord], loads: Sequence[ModelLoad] = ()) -> dict:
+    """Aggregate figures; every count here adds up (hits + misses == requests). `load_s` is None
+    when no model was loaded: the backend reported no load time and `loads` is empty."""
     engine = [r for r in records if r.cache_tier is None and not r.coalesced]
     hits_by_tier: dict[str, int] = {}
     for r in records:
@@ -53,6 +86,7 @@ def summarize(records: list[CallRecord]) -> dict:
     latencies = [r.latency_s for r in engine]
     invalid = sum(r.invalid for r in records)
     engine_calls = sum(r.engine_calls for r in records)
+    reported_load = sum(r.load_s for r in records)  # a server's own figure (Ollama's load_duration)
     return {
         "requests": len(records),
         "cache_hits": hits,
@@ -78,25 +112,39 @@ def summarize(records: list[CallRecord]) -> dict:
         "latency_p95_s": _percentile(latencies, 95),
         "latency_p99_s": _percentile(latencies, 99),
         "queue_wait_p95_s": _percentile([r.queue_wait_s for r in engine], 95),
-        "load_s": round(sum(r.load_s for r in records), 3),
+        "load_s": round(reported_load + sum(load.seconds for load in loads), 3) if reported_load or loads else None,
+        "models_loaded": [f"{load.model} {load.seconds:.1f}s" for load in loads],
         "models": sorted({r.model for r in records if r.model}),
     }
 
 
 class MetricsRecorder:
-    """Collects CallRecords while active; several can be active at once (run, asset, test)."""
+    """Collects CallRecords while active; several can be active at once (run, asset, test).
+    Its summary counts the model loads that ended between its start and its `stop`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.records: list[CallRecord] = []
+        self.started = time.monotonic()
+        self.stopped: float | None = None
 
     def add(self, record: CallRecord) -> None:
         with self._lock:
             self.records.append(record)
 
+    def stop(self) -> None:
+        self.stopped = time.monotonic()
+
+    def served(self) -> tuple[int, int]:
+        """(requests answered by a cache or an identical request in flight, requests that reached an engine)."""
+        with self._lock:
+            engine = sum(1 for r in self.records if r.cache_tier is None and not r.coalesced)
+            return len(self.records) - engine, engine
+
     def summary(self) -> dict:
         with self._lock:
-            return summarize(list(self.records))
+            records = list(self.records)
+        return summarize(records, MODEL_LOADS.between(self.started, self.stopped))
 
 
 class MetricsHub:
@@ -122,5 +170,6 @@ class MetricsHub:
         try:
             yield recorder
         finally:
+            recorder.stop()
             with self._lock:
                 self._active.remove(recorder)

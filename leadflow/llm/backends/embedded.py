@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadflow.llm.backends.base import Backend
 from leadflow.llm.catalog import Catalog
+from leadflow.llm.metrics import MODEL_LOADS
 from leadflow.llm.model_store import ensure_artifact, verified_digest
 from leadflow.llm.types import (
     Cancellation,
@@ -95,7 +96,8 @@ class EmbeddedBackend(Backend):
         return self._paths[model]
 
     def engine(self, model: str, num_ctx: int | None = None, embedding: bool = False) -> EngineHandle:
-        """The loaded engine for `model`, reloading only when a larger context is needed."""
+        """The loaded engine for `model`, reloading only when a larger context is needed. A load
+        goes to `MODEL_LOADS`, where the metrics of whoever was tracking at the time count it."""
         path = self.model_path(model)
         wanted = num_ctx or (512 if embedding else 4096)
         key = (str(path), embedding)
@@ -105,6 +107,7 @@ class EmbeddedBackend(Backend):
                 _ENGINES.pop(key, None)
                 handle = EngineHandle(path, wanted, self.n_parallel, self.threads, embedding)
                 _ENGINES[key] = handle
+                MODEL_LOADS.add(model, handle.load_s)
             return handle
 
     def loaded_context(self, model: str) -> int | None:
