@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from leadflow.defs.metadata import llm_metadata, preview
+from leadflow.defs.metadata import day_counts, llm_metadata, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.dossier.lead import LeadInput
@@ -140,10 +140,10 @@ def dossiers(
     rates = defect_rates(results)
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            **partition_rows(context, day_counts(frame)),
             "dossiers_written": len(results),
             "dossier_errors": int(frame["error"].notna().sum()),
-            "grounding/defect_free_rate": -1.0 if rates["defect_free_rate"] is None else rates["defect_free_rate"],
+            "grounding/defect_free_rate": rates["defect_free_rate"],  # None (null): no dossier to judge
             "grounding/report": dg.MetadataValue.json(rates),
             "model": ", ".join(summary["models"]) or client.model_chain("dossier")[0],
             "preview": preview(

@@ -15,7 +15,7 @@ from leadflow.analysis.classifier import shared_typer
 from leadflow.analysis.golden_eval import GATED_TYPE, shared_golden_report
 from leadflow.analysis.mail import Mail
 from leadflow.analysis.taxonomy import TYPES
-from leadflow.defs.metadata import Progress, llm_metadata, preview
+from leadflow.defs.metadata import Progress, day_counts, llm_metadata, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.ingest.emails import KIND as EMAIL_KIND
@@ -61,7 +61,7 @@ def email_analysis(
         analyses = []
         if mails:  # days without email neither fit the typer nor judge it
             typer = shared_typer(client, *pipeline.email_golden_files())
-            progress = Progress(context.log, "email analysis LLM", 0)
+            progress = Progress(context.log, "email analysis LLM", 0, recorder)
             analyses = analyze_mails(
                 client,
                 typer,
@@ -88,22 +88,21 @@ def email_analysis(
             append(conn, "golden_evaluations", {"run_id": run_id, **golden.evaluation_row()})
 
     decided = {t.key: sum(t.key in a.types for a in analyses) for t in TYPES}
-    figures: dict[str, Any] = {}
-    if golden is not None:
-        figures = {
-            f"golden/{EMAIL_KIND}/{GATED_TYPE}_f1": golden.figures[GATED_TYPE]["f1"],
-            f"golden/{EMAIL_KIND}/{GATED_TYPE}_auc": golden.figures[GATED_TYPE]["auc"],
-            f"golden/{EMAIL_KIND}/report": dg.MetadataValue.json(golden.figures),
-        }
+    gated = golden.figures[GATED_TYPE] if golden is not None else {}  # no email: nothing judged (null)
+    figures: dict[str, Any] = {
+        f"golden/{EMAIL_KIND}/{GATED_TYPE}_f1": gated.get("f1"),
+        f"golden/{EMAIL_KIND}/{GATED_TYPE}_auc": gated.get("auc"),
+        f"golden/{EMAIL_KIND}/report": dg.MetadataValue.json(golden.figures if golden is not None else {}),
+    }
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            **partition_rows(context, day_counts(frame)),
             "types_decided": dg.MetadataValue.json(decided),
             "llm_candidates": sum(a.llm is not None for a in analyses),
             "entities": sum(len(a.entities) for a in analyses),
             "entities_dropped_ungrounded": sum(a.dropped_entities for a in analyses),
             "reply_expected": sum(a.reply_expected for a in analyses),
-            "priority_mean": float(pd.Series([a.priority for a in analyses]).mean()) if analyses else 0.0,
+            "priority_mean": float(pd.Series([a.priority for a in analyses]).mean()) if analyses else None,
             **figures,
             "preview": preview(
                 frame.assign(subject=emails["title"], kind=EMAIL_KIND).sort_values("priority", ascending=False),

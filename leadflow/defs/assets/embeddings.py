@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from leadflow.defs.metadata import llm_metadata, preview
+from leadflow.defs.metadata import day_counts, llm_metadata, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.scoring.embedding import embedding_columns
@@ -46,10 +46,10 @@ def signal_embeddings(
         replace_partitions(conn, "signal_embeddings", dates, frame)
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            **partition_rows(context, day_counts(frame)),
             "model": model,
-            "dims": int(frame["dims"].max()) if len(frame) else 0,
-            "icp_similarity_mean": float(frame["icp_similarity"].mean()) if len(frame) else 0.0,
+            "dims": int(frame["dims"].max()) if len(frame) else None,
+            "icp_similarity_mean": float(frame["icp_similarity"].mean()) if len(frame) else None,
             "preview": preview(
                 frame.assign(title=signals["title"], kind=signals["kind"]),
                 ["title", "best_icp", "icp_similarity"],

@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from leadflow.defs.imports import import_specs
-from leadflow.defs.metadata import preview
+from leadflow.defs.metadata import day_counts, partition_rows, preview
 from leadflow.defs.partitions import daily_partitions, partition_dates, pipeline_asset
 from leadflow.defs.resources import PipelineSettings
 from leadflow.ingest import load_sources
@@ -90,7 +90,7 @@ def raw_signals(
     context.log.info(f"{len(signal_frame)} signals in {len(dates)} partition(s); {len(reject_frame)} quarantined")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(signal_frame),
+            **partition_rows(context, day_counts(signal_frame)),
             "records_read": placed.records_read,
             "quarantined": len(reject_frame),
             "elsewhere": sum(t["elsewhere"] for t in tallies),
@@ -99,7 +99,6 @@ def raw_signals(
                 {t["source"]: {k: v for k, v in t.items() if k != "source"} for t in tallies}
             ),
             "signals_by_kind": dg.MetadataValue.json(dict(Counter(signal_frame["kind"]))),
-            "partitions": len(dates),
             "preview": preview(
                 signal_frame, ["signal_date", "kind", "source", "title"], redact_email_text=pipeline.redact_email_text
             ),

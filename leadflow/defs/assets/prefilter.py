@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from leadflow.analysis.classifier import shared_typer
-from leadflow.defs.metadata import Progress, llm_metadata, preview
+from leadflow.defs.metadata import Progress, day_counts, llm_metadata, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.ingest.jobs_jsonl import KIND as JOB_KIND
@@ -69,7 +69,7 @@ def prefilter_scores(
             f"{len(scored)} signals; {candidates} at or above {thresholds.llm_min_score} go to the small model"
         )
         todo = prefilter.candidates(scored, thresholds.llm_min_score)
-        progress = Progress(context.log, "prefilter LLM", len(todo))
+        progress = Progress(context.log, "prefilter LLM", len(todo), recorder)
         answers = prefilter.classify(cascade, todo, on_done=lambda _: progress.advance())
         golden_report = {**cascade.report, "cascade": prefilter.evaluate_golden(cascade)}
     context.log.info(
@@ -100,7 +100,7 @@ def prefilter_scores(
     buckets = {bucket: int((frame["bucket"] == bucket).sum()) for bucket in BUCKETS}
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            **partition_rows(context, day_counts(frame)),
             "buckets": dg.MetadataValue.json(buckets),
             "llm_candidates": candidates,
             "llm_errors": int(frame["llm_error"].notna().sum()),

@@ -8,6 +8,7 @@ version. Users read the stable `leads` and `published_dossiers` views.
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from leadflow.defs.metadata import partition_rows
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.storage.publication import publish, working_versions
 
@@ -27,14 +28,16 @@ def published_leads(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -
     with duckdb.get_connection() as conn:
         versions = working_versions(conn, dates, context.run.run_id)
         replaced = publish(conn, versions, note=f"run {context.run.run_id}")
-        published_rows = conn.execute(
-            "SELECT count(*) FROM leads WHERE partition_date = ANY(?::DATE[])", [dates]
-        ).fetchone()[0]
+        published_rows = dict(
+            conn.execute(
+                "SELECT partition_date, count(*) FROM leads WHERE partition_date = ANY(?::DATE[]) GROUP BY ALL", [dates]
+            ).fetchall()
+        )
     changed = sum(1 for day, previous in replaced.items() if previous != versions[day])
     context.log.info(f"published {len(versions)} partition(s) ({changed} changed version)")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": published_rows,
+            **partition_rows(context, published_rows),
             "partitions_published": len(versions),
             "partitions_changed": changed,
             "versions": dg.MetadataValue.json({str(day): run for day, run in list(versions.items())[:50]}),

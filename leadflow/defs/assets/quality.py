@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from leadflow.defs.metadata import preview
+from leadflow.defs.metadata import day_counts, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.storage import schema
 from leadflow.storage.publication import working_versions
@@ -123,12 +123,14 @@ def quality_metrics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "quality_metrics", dates, frame)
     totals = frame[["signals", "quarantined", "scored", "llm_classified", "dossiers", "invalid_outputs"]].sum()
+    seen = totals["signals"] + totals["quarantined"]
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            **partition_rows(context, day_counts(frame)),
             **{str(key): int(value) for key, value in totals.items()},
-            "quarantine_rate": _rate(int(totals["quarantined"]), int(totals["signals"] + totals["quarantined"])),
-            "big_model_share": _rate(int(totals["dossiers"]), int(totals["signals"])),
+            # null, not 0, when there was nothing to divide (no record read)
+            "quarantine_rate": _rate(int(totals["quarantined"]), int(seen)) if seen else None,
+            "big_model_share": _rate(int(totals["dossiers"]), int(totals["signals"])) if totals["signals"] else None,
             "preview": preview(
                 frame[frame["signals"] > 0], ["partition_date", "signals", "quarantined", "dossiers", "buckets"]
             ),
