@@ -15,8 +15,9 @@ bytes back unchanged; on request it serves instead a fault that such servers pro
   (`data: {"error": ...}`) or "llamacpp" (`error: {...}`, what llama.cpp's server sends).
 
 Killing the process (SIGKILL) is the server dying. Control routes on the same port:
-POST /test/faults (a list of faults), GET /test/stats (chat requests received, real answers
-given without a fault, faults served), POST /test/reset.
+POST /test/faults (a list of faults), GET /test/stats (chat requests received, faults served, and
+real answers given without a fault, each counted once written: a client may have it a moment
+before it is counted), POST /test/reset.
 
 `python -m tests.faults.llm_server --model-dir DIR [--port N]` prints `READY <port>` once it serves.
 """
