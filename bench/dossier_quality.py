@@ -10,8 +10,8 @@ time, alternating old and new so load from other processes falls on both alike:
 - old: the `write_dossier` prompt (the dossier model writes everything from the raw posting),
   validated as the asset did (schema + `scoring.dossier_rules`);
 - new: `leadflow.dossier.write_dossiers` (small model extracts, rules compose, and the two prose
-  sentences are written from the facts as `--prose` says: `small` (the default, as the pipeline
-  does), `dossier` (the dossier model) or `composed` (rules only)).
+  sentences come from the facts as `--prose` says: `composed` (rules only: the pipeline's
+  default), `small` (the small model writes them) or `dossier` (the dossier model)).
 
 Both are judged by `leadflow.dossier.grounding.check_dossier` against the same evidence (the
 signal, its score and bucket, the company the signal names as the new path located it). Writes

@@ -2,10 +2,11 @@
 grounded dossier per account.
 
 Extraction runs on the extract template's role (the small model: closed, extractive
-questions); the prose (two short sentences from the facts) on the role `prose` names: the small
-model by default, the dossier model on request, or none (composed text only). Measured in
-`bench.dossier_quality`: the prose is where the dossier model spent most of a dossier's time,
-and two sentences from located facts need no bigger model to stay grounded. The dossier with the model's prose is checked for
+questions); the summary and opener are composed from the facts by default, or written from the
+facts by the model `prose` names (the small or the dossier model). Measured in
+`bench.dossier_quality` on unseen postings: model prose cost a third of a dossier's time and
+failed the grounding check in 4 of 11 dossiers on the small model (replaced by the composed
+text after its repair also failed), so it is opt-in. The dossier with the model's prose is checked for
 grounding; a failing one is asked again once with its defects, and if that fails too the
 summary and opener are composed from the facts: a dossier that fails is never returned as it
 came. (The repair is ours rather than the client's validator re-ask, so a failing answer does
@@ -31,7 +32,7 @@ from leadflow.scoring.icp import IcpProfile
 PROSE_TEMPLATE = "write_opener"
 # Who writes a dossier's summary and opener: setting value -> model role (None: rules only).
 PROSE_ROLES: dict[str, str | None] = {"small": "prefilter", "dossier": "dossier", "composed": None}
-DEFAULT_PROSE = "small"
+DEFAULT_PROSE = "composed"
 PROSE_ATTEMPTS = 2  # the first answer and one repair; then the composed text
 
 

@@ -35,7 +35,7 @@ def _assert_grounded(result) -> None:
 
 def test_real_dossiers_on_sample_postings_pass_the_check(client, profiles):
     leads = _leads(3)
-    results = write_dossiers(client, leads, profiles, MAX_CHARS)
+    results = write_dossiers(client, leads, profiles, MAX_CHARS, prose="small")
     assert sorted(r.signal_ids[0] for r in results) == sorted(lead.signal_id for lead in leads)
     for result in results:
         _assert_grounded(result)
@@ -76,14 +76,14 @@ def broken_prose_client(model_dir: Path, dossier_cache: Path, tmp_path: Path):
 
 
 def test_prose_that_fails_falls_back_to_a_composed_dossier_that_passes(broken_prose_client, profiles):
-    [result] = write_dossiers(broken_prose_client, _leads(1), profiles, MAX_CHARS)
+    [result] = write_dossiers(broken_prose_client, _leads(1), profiles, MAX_CHARS, prose="small")
     assert result.fallback and not result.repaired
     _assert_grounded(result)
     assert result.value["suggested_opener"].startswith("Saw that ")
 
 
-def test_composed_prose_asks_no_model_for_the_sentences(client, profiles):
-    [result] = write_dossiers(client, _leads(1), profiles, MAX_CHARS, prose="composed")
+def test_composed_prose_the_default_asks_no_model_for_the_sentences(client, profiles):
+    [result] = write_dossiers(client, _leads(1), profiles, MAX_CHARS)
     assert [r.template.split("@")[0] for r in result.records] == ["extract_facts"]
     assert not result.fallback and not result.repaired
     _assert_grounded(result)

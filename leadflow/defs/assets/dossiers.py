@@ -103,9 +103,9 @@ def dossier_rows(partition_date: Any, leads: pd.DataFrame, results: list[Dossier
         "risks, and citations: the spans of the signal each section rests on) for leads whose "
         "final score reaches dossier_threshold. The small model answers closed extractive "
         "questions (each answer located in the signal or dropped), rules compose the sections "
-        "from the facts and the score, and a model (the small one unless dossier_prose says otherwise) "
-        "writes only the summary and opener, from the facts; a dossier failing the grounding check is "
-        "repaired once, then composed."
+        "from the facts and the score (the summary and opener too, unless dossier_prose asks a model "
+        "to write them from the facts: a model's draft failing the grounding check is repaired once, "
+        "then composed)."
     ),
 )
 def dossiers(
