@@ -74,12 +74,29 @@ def replace_partitions(
     conn: duckdb.DuckDBPyConnection, name: str, partition_dates: Sequence[date], frame: pd.DataFrame
 ) -> int:
     """Atomically replace `partition_dates` of table `name` with `frame`'s rows; returns rows written."""
-    table(name)  # an unknown table fails before anything is written
-    ensure_schema(conn)
-    with transaction(conn):
-        conn.execute(f"DELETE FROM {name} WHERE partition_date = ANY(?::DATE[])", [list(partition_dates)])
-        _insert(conn, name, frame)
+    replace_together(conn, partition_dates, {name: frame})
     return len(frame)
+
+
+def replace_together(
+    conn: duckdb.DuckDBPyConnection,
+    partition_dates: Sequence[date],
+    frames: Mapping[str, pd.DataFrame],
+    appended: Sequence[tuple[str, Mapping[str, Any]]] = (),
+) -> None:
+    """Replace `partition_dates` of several tables and append rows to append-only ones in ONE
+    transaction, so a crash leaves either every old row or every new one (raw_signals writes
+    its signals, their rejects and its counts this way: the counts always describe the rows)."""
+    for name in (*frames, *(name for name, _ in appended)):
+        table(name)  # an unknown table fails before anything is written
+    ensure_schema(conn)
+    days = list(partition_dates)
+    with transaction(conn):
+        for name, frame in frames.items():
+            conn.execute(f"DELETE FROM {name} WHERE partition_date = ANY(?::DATE[])", [days])
+            _insert(conn, name, frame)
+        for name, row in appended:
+            _append_row(conn, name, row)
 
 
 def write_version(
@@ -108,10 +125,14 @@ def write_version(
 
 def append(conn: duckdb.DuckDBPyConnection, name: str, row: Mapping[str, Any]) -> None:
     """Insert one row of an append-only table (incidents, evaluations); unknown columns fail."""
+    ensure_schema(conn)
+    _append_row(conn, name, row)
+
+
+def _append_row(conn: duckdb.DuckDBPyConnection, name: str, row: Mapping[str, Any]) -> None:
     unknown = set(row) - set(table(name).written)
     if unknown:
         raise ValueError(f"{name} has no columns {sorted(unknown)}")
-    ensure_schema(conn)
     conn.execute(
         f"INSERT INTO {name} ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
         list(row.values()),

@@ -165,22 +165,19 @@ def new_import(tmp_path_factory) -> tuple[Path, dict[str, pd.DataFrame]]:
     return sources, _partition(root / "clean.duckdb")
 
 
-@pytest.mark.parametrize("commit", [1, 2], ids=["raw_signals-commit", "quarantined_signals-commit"])
-def test_kill_9_during_the_raw_signals_write_keeps_each_table_whole_and_the_rerun_is_idempotent(
-    tmp_path, new_import, commit
-):
+def test_kill_9_during_the_raw_signals_write_keeps_each_table_whole_and_the_rerun_is_idempotent(tmp_path, new_import):
     sources, expected = new_import
     database = tmp_path / "leadflow.duckdb"
     _materialize(database, _sources(tmp_path, jobs=40, bad=2, tag="old"))
     before = _partition(database)
     runs_before = _rows(database, "SELECT DISTINCT run_id FROM source_counts")
 
-    # Killed at the commit of the raw_signals write (1) or of the quarantine write after it (2).
+    # Killed at the commit of the write: signals, quarantine and counts are one transaction.
     _assert_killed(
         _crash(
             "materialize",
             database,
-            f"warehouse.transaction:COMMIT:{commit}",
+            "warehouse.transaction:COMMIT:1",
             "--sources",
             str(sources),
             "--partition",
@@ -188,11 +185,8 @@ def test_kill_9_during_the_raw_signals_write_keeps_each_table_whole_and_the_reru
         )
     )
     after = _partition(database)
-    for name, rows in after.items():  # every table whole: its old rows or its new ones, never a mix
-        # The asset writes the two tables in two transactions: killed between them, raw_signals
-        # holds the new import and the quarantine the old one until the re-run.
-        committed = name == "raw_signals" and commit == 2
-        pd.testing.assert_frame_equal(rows, (expected if committed else before)[name])
+    for name, rows in after.items():  # every table holds its old rows: nothing of the killed run
+        pd.testing.assert_frame_equal(rows, before[name])
     assert _rows(database, "SELECT DISTINCT run_id FROM source_counts").equals(runs_before)
 
     _materialize(database, sources)  # the re-run

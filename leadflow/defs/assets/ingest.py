@@ -16,7 +16,7 @@ from leadflow.ingest.placement import Placement, place_records, reject_row
 from leadflow.ingest.records import reason_code
 from leadflow.ingest.sources import import_date_of
 from leadflow.storage import schema
-from leadflow.storage.warehouse import append, replace_partitions
+from leadflow.storage.warehouse import replace_together
 
 PROGRESS_EVERY = 5000
 
@@ -70,21 +70,21 @@ def raw_signals(
         "quarantined_signals", [{**reject_row(day, reject), "run_id": run_id} for day, reject in placed.rejects]
     )
     tallies = [tally.as_row() for tally in placed.tallies.values()]
+    counts = [
+        (
+            "source_counts",
+            {
+                "run_id": run_id,
+                "first_partition": min(dates),
+                "last_partition": max(dates),
+                **tally,
+                "reasons": json.dumps(tally["reasons"]),
+            },
+        )
+        for tally in tallies
+    ]
     with duckdb.get_connection() as conn:
-        replace_partitions(conn, "raw_signals", dates, signal_frame)
-        replace_partitions(conn, "quarantined_signals", dates, reject_frame)
-        for tally in tallies:
-            append(
-                conn,
-                "source_counts",
-                {
-                    "run_id": run_id,
-                    "first_partition": min(dates),
-                    "last_partition": max(dates),
-                    **tally,
-                    "reasons": json.dumps(tally["reasons"]),
-                },
-            )
+        replace_together(conn, dates, {"raw_signals": signal_frame, "quarantined_signals": reject_frame}, counts)
 
     reasons = Counter(reason_code(reason) for reason in reject_frame["reason"])
     context.log.info(f"{len(signal_frame)} signals in {len(dates)} partition(s); {len(reject_frame)} quarantined")
