@@ -1,8 +1,8 @@
 """Sensors that act on quality gates and failures.
 
-- `quality_gate_sensor`: each failed check evaluation is handled exactly once (cursor = the
-  check record id): the failed version is quarantined (or, for the post-publish gate, the
-  partition is rolled back) and the partition re-runs with the safe model profile.
+- `quality_gate_sensor`: each failed check evaluation (one per day judged) is handled exactly
+  once (cursor = the check record id): that day's version is quarantined (or, for the
+  post-publish gate, the day is rolled back) and the partitions re-run with the safe model profile.
 - `incident_sensor`: every failed run of this code location becomes a row in `incidents`.
 """
 
@@ -10,7 +10,10 @@ from collections.abc import Iterable
 from datetime import date
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecord,
+    AssetCheckExecutionRecordStatus,
+)
 from dagster_duckdb import DuckDBResource
 
 from leadflow.defs import checks
@@ -40,6 +43,7 @@ def gated_checks(
 
 
 GATED_CHECKS, POST_PUBLISH_GATES = gated_checks(dg.load_asset_checks_from_modules([checks]))
+HISTORY_PAGE = 500  # check evaluations read per query
 
 
 def run_partitions(run: dg.DagsterRun) -> tuple[str, str] | None:
@@ -62,34 +66,48 @@ def safe_rerun(run: dg.DagsterRun, first: str, last: str) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"safe-rerun-{run.run_id}", tags={**tags, RANGE_START_TAG: first, RANGE_END_TAG: last})
 
 
+def failed_since(storage, key: dg.AssetCheckKey, cursor: int) -> list[AssetCheckExecutionRecord]:
+    """Every failed evaluation of `key` with a record id above `cursor`, newest first: the history
+    is paged, as a range run records one evaluation per day and may fail many at once."""
+    found: list[AssetCheckExecutionRecord] = []
+    before = None
+    while True:
+        page = storage.get_asset_check_execution_history(
+            key, limit=HISTORY_PAGE, cursor=before, status={AssetCheckExecutionRecordStatus.FAILED}
+        )
+        fresh = [record for record in page if record.id > cursor]
+        found.extend(fresh)
+        if len(page) < HISTORY_PAGE or len(fresh) < len(page):
+            return found
+        before = page[-1].id
+
+
 @dg.sensor(
     job=daily_pipeline_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Handles each failed quality gate once: quarantines the failed version (never published), "
-        "rolls back a published partition whose post-publish gate failed, and re-runs the partition "
-        "with the safe model profile (full precision / fallback). A safe re-run is not re-run again."
+        "Handles each failed quality gate once: quarantines the version of each failed day (never "
+        "published), rolls back a published day whose post-publish gate failed, and re-runs with the "
+        "safe model profile (full precision / fallback): the whole run's range after a blocking failure "
+        "(nothing of it was published), the failed days after a post-publish one. A safe re-run is not "
+        "re-run again."
     ),
 )
 def quality_gate_sensor(context: dg.SensorEvaluationContext, duckdb: DuckDBResource) -> dg.SensorResult:
     cursor = int(context.cursor or 0)
     storage = context.instance.event_log_storage
-    failures = sorted(
-        (record.id, key, record)
-        for key in GATED_CHECKS
-        for record in storage.get_asset_check_execution_history(
-            key, limit=100, status={AssetCheckExecutionRecordStatus.FAILED}
-        )
-        if record.id > cursor
-    )
-    requests: dict[str, dg.RunRequest] = {}
+    failures = sorted((record.id, key, record) for key in GATED_CHECKS for record in failed_since(storage, key, cursor))
+    runs: dict[str, dg.DagsterRun] = {}
+    rerun_days: dict[str, set[date]] = {}
     handled = []
     for record_id, key, record in failures:
         run = context.instance.get_run_by_id(record.run_id)
         span = run_partitions(run) if run else None
         if run is not None and span is not None:
-            days = _days(*span)
+            # An evaluation names the day it judged; one without (recorded before checks were
+            # partition-aware) stands for the run's whole range.
+            days = [date.fromisoformat(record.partition)] if record.partition else _days(*span)
             reason = f"check {key.asset_key.to_user_string()}:{key.name} failed"
             with duckdb.get_connection() as conn:
                 if key in POST_PUBLISH_GATES:
@@ -98,12 +116,16 @@ def quality_gate_sensor(context: dg.SensorEvaluationContext, duckdb: DuckDBResou
                             rollback(conn, day, note=reason)
                 mark_failed(conn, days, record.run_id, reason)
             if run.tags.get(PROFILE_TAG) != SAFE_PROFILE:
-                requests[run.run_id] = safe_rerun(run, *span)
-            handled.append(f"{key.name}@{record.run_id[:8]}")
+                runs[run.run_id] = run
+                rerun_days.setdefault(run.run_id, set()).update(days if key in POST_PUBLISH_GATES else _days(*span))
+            handled.append(f"{key.name}@{record.run_id[:8]}" + (f"/{record.partition}" if record.partition else ""))
         cursor = max(cursor, record_id)
     if handled:
         context.log.info(f"handled failed checks: {', '.join(handled)}")
-    return dg.SensorResult(run_requests=list(requests.values()), cursor=str(cursor))
+    requests = [
+        safe_rerun(runs[run_id], min(days).isoformat(), max(days).isoformat()) for run_id, days in rerun_days.items()
+    ]
+    return dg.SensorResult(run_requests=requests, cursor=str(cursor))
 
 
 @dg.run_failure_sensor(

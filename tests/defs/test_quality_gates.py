@@ -1,5 +1,9 @@
 """Quality gates end to end: a bad batch is never published, the failed-check sensor handles
-each failure once, and a rollback restores the previous published version."""
+each failure once, and a rollback restores the previous published version. The same real runs
+show comparable metadata: one key set per asset whether or not the engine worked (null where
+nothing was measured), and no placeholder number in any materialization or check."""
+
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -22,7 +26,7 @@ def test_every_blocking_check_and_the_post_publish_gate_are_handled_by_the_senso
     drift_gate = dg.AssetCheckKey(dg.AssetKey("published_leads"), "published_leads_drift_gate")
     assert set(POST_PUBLISH_GATES) == {drift_gate}
     assert set(GATED_CHECKS) == blocking | POST_PUBLISH_GATES  # the warn-only drift check is not gated
-    assert len(GATED_CHECKS) == 11
+    assert len(GATED_CHECKS) == 12
 
 
 def test_a_newly_defined_blocking_check_is_gated_without_listing_it():
@@ -124,8 +128,13 @@ def test_the_sensor_quarantines_the_failed_version_and_requests_one_safe_rerun(w
     assert second.run_requests == []  # each failure is handled exactly once
 
 
-def test_rollback_restores_the_previous_published_version(workspace, instance, good_run, broken_run):
-    again = materialize(workspace, DAY, instance=instance)  # answers come from the cache
+@pytest.fixture(scope="module")
+def cached_run(workspace, instance, good_run, broken_run):
+    return materialize(workspace, DAY, instance=instance)  # answers come from the cache
+
+
+def test_rollback_restores_the_previous_published_version(workspace, instance, good_run, cached_run):
+    again = cached_run
     assert again.success
     assert set(_leads(workspace)["run_id"]) == {again.run_id}
     rolled = rollback_partition.execute_in_process(
@@ -137,3 +146,43 @@ def test_rollback_restores_the_previous_published_version(workspace, instance, g
     assert set(_leads(workspace)["run_id"]) == {good_run.run_id}
     history = table(workspace, "publications")
     assert list(history.sort_values("seq")["action"]) == ["publish", "publish", "rollback"]
+
+
+def _metadata(result) -> dict[str, dict[str, Any]]:
+    """Each materialized asset's metadata values (a null is None)."""
+    return {
+        e.asset_key.to_user_string(): {key: value.value for key, value in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def test_materializations_keep_one_key_set_with_and_without_engine_work(good_run, broken_run, cached_run):
+    hits_only = _metadata(cached_run)["signal_embeddings"]  # every text was embedded by the first run
+    engine_work = _metadata(broken_run[0])["prefilter_scores"]  # a new prompt version: every answer is new
+    assert hits_only["llm/llm_calls"] == 0 and hits_only["llm/requests"] > 0
+    assert engine_work["llm/llm_calls"] > 0
+    assert {k for k in hits_only if k.startswith("llm/")} == {k for k in engine_work if k.startswith("llm/")}
+    for key in ("llm/latency_p50_s", "llm/tokens_per_s", "llm/invalid_rate"):
+        assert key in hits_only and hits_only[key] is None, key  # not measured: null, never dropped
+    assert isinstance(engine_work["llm/latency_p50_s"], float)
+    for run in (good_run, cached_run):  # the same asset, whatever reached the engine
+        for asset, metadata in _metadata(run).items():
+            assert set(metadata) == set(_metadata(good_run)[asset]), asset
+
+
+def _numbers(value) -> list[float]:
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in _numbers(item)]
+    if isinstance(value, list):
+        return [n for item in value for n in _numbers(item)]
+    return [value] if isinstance(value, int | float) and not isinstance(value, bool) else []
+
+
+def test_no_placeholder_number_in_any_metadata_of_a_real_run(good_run, broken_run, cached_run):
+    for run in (good_run, broken_run[0], cached_run):
+        values = [value for metadata in _metadata(run).values() for value in metadata.values()]
+        values += [v.value for e in run.get_asset_check_evaluations() for v in e.metadata.values()]
+        assert -1 not in [n for value in values for n in _numbers(value)]
+    drift = {e.check_name: e for e in good_run.get_asset_check_evaluations()}["prefilter_bucket_drift"]
+    assert drift.partition == DAY  # the day it judged
+    assert isinstance(drift.metadata["psi"], dg.NullMetadataValue)  # a first day has no baseline to compare
