@@ -94,11 +94,14 @@ class IcpScorer:
             scores[jobs] = self.job_scores(title_vecs[jobs], rule_hits[jobs], icp_sims[jobs])
         return np.round(scores, 2)
 
-    def blend(self, cheap: float, llm_score: float | None) -> float:
+    def blend(self, cheap: float, llm_score: float | None, lift: bool = True) -> float:
+        """The final score. `lift` False (a signal whose text speaks to the model,
+        `leadflow.scoring.injection`): the model's score may lower the cheap score, never raise it."""
         if llm_score is None:
             return round(float(cheap), 2)
         w = self.thresholds.llm_weight
-        return round((1 - w) * float(cheap) + w * float(llm_score), 2)
+        model = float(llm_score) if lift else min(float(llm_score), float(cheap))
+        return round((1 - w) * float(cheap) + w * model, 2)
 
 
 def fit_scorer(title_vecs, rule_hits, icp_sims, labels, thresholds: Thresholds) -> tuple[IcpScorer, np.ndarray, dict]:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from leadflow.llm.client import LLMClient
 from leadflow.scoring.icp import IcpProfile
+from leadflow.scoring.injection import neutralize
 
 # MiniLM was trained on 256-token inputs and the engine rejects inputs over its batch size:
 # the head of the text carries the signal.
@@ -16,8 +17,8 @@ EMBED_CHARS = 900
 
 
 def embed_texts(client: LLMClient, texts: list[str]) -> np.ndarray:
-    """Unit-norm embeddings of the head of each text."""
-    return client.embed_many([text[:EMBED_CHARS] for text in texts])
+    """Unit-norm embeddings of the head of each text, without what it says to a model."""
+    return client.embed_many([neutralize(text)[:EMBED_CHARS] for text in texts])
 
 
 def icp_similarities(client: LLMClient, profiles: list[IcpProfile], text_vecs: np.ndarray) -> dict[str, np.ndarray]:
@@ -36,7 +37,7 @@ def embedding_columns(client: LLMClient, profiles: list[IcpProfile], signals: pd
             "icp_similarity": [],
             "icp_similarities": [],
         }
-    title_vecs = client.embed_many(signals["title"].fillna("").tolist())
+    title_vecs = client.embed_many([neutralize(title) for title in signals["title"].fillna("")])
     text_vecs = embed_texts(client, signals["text"].fillna("").tolist())
     sims = icp_similarities(client, profiles, text_vecs)
     sim_matrix = np.vstack([sims[p.id] for p in profiles]).T

@@ -20,11 +20,13 @@ from leadflow.scoring.cascade import IcpScorer, Thresholds, fit_scorer, precisio
 from leadflow.scoring.email_leads import email_lead
 from leadflow.scoring.embedding import embed_texts, icp_similarities
 from leadflow.scoring.icp import IcpProfile, icp_context
+from leadflow.scoring.injection import addresses_model, neutralize
 from leadflow.scoring.rules import title_keyword_hit
 from leadflow.storage.schema import llm_cost
 
 TEMPLATE = "classify_signal"
 ROLE = "prefilter"
+ADDRESSES_MODEL = "its text speaks to the model: that part was cut before a model read it, and the small model's score may lower this lead, never raise it"
 
 Answers = dict[str, Completion | Exception]  # the small model's result per content hash
 
@@ -43,7 +45,7 @@ class Cascade:
 
 
 def rule_hits(titles: pd.Series) -> np.ndarray:
-    return np.array([title_keyword_hit(t) for t in titles], dtype=bool)
+    return np.array([title_keyword_hit(neutralize(t or "")) for t in titles], dtype=bool)
 
 
 def fit_cascade(
@@ -73,7 +75,7 @@ def with_email_leads(scorer: IcpScorer, scored: pd.DataFrame, cuts: Mapping[str,
     for row in scored.itertuples():
         analysis = getattr(row, "type_scores", None)  # absent: no email of the run was analysed
         if row.kind == EMAIL_KIND and isinstance(analysis, str):
-            lead = email_lead(scorer, json.loads(analysis), cuts, row.text, float(row.icp_similarity))
+            lead = email_lead(scorer, json.loads(analysis), cuts, neutralize(row.text), float(row.icp_similarity))
             scores.append(lead.score)
             reasons.append(list(lead.reasons))
         else:
@@ -104,14 +106,15 @@ def candidates(frame: pd.DataFrame, min_score: float) -> pd.DataFrame:
 
 
 def classify(cascade: Cascade, todo: pd.DataFrame, on_done: Callable[[int], None] | None = None) -> Answers:
-    """The small model's answer (or its failure) for each row of `todo` (kind, title, text)."""
+    """The small model's answer (or its failure) for each row of `todo` (kind, title, text),
+    from the signal without what it says to a model."""
 
     def ask(row: Any) -> Completion:
         variables = {
             "icp_context": cascade.icp_context,
             "signal_kind": row.kind,
-            "signal_title": row.title,
-            "signal_text": row.text[: cascade.max_chars],
+            "signal_title": neutralize(row.title),
+            "signal_text": neutralize(row.text)[: cascade.max_chars],
         }
         return cascade.client.complete_json(ROLE, TEMPLATE, variables)
 
@@ -136,8 +139,10 @@ def evaluate_golden(cascade: Cascade) -> dict[str, Any]:
     answers = classify(cascade, candidates(frame, thresholds.llm_min_score))
     finals = np.array(
         [
-            cascade.scorer.blend(cheap, answer(answers.get(key))[0].get("score"))
-            for cheap, key in zip(frame["cheap_score"], frame["content_hash"], strict=True)
+            cascade.scorer.blend(cheap, answer(answers.get(key))[0].get("score"), not addresses_model(title, text))
+            for cheap, key, title, text in zip(
+                frame["cheap_score"], frame["content_hash"], frame["title"], frame["text"], strict=True
+            )
         ]
     )
     labels = golden["is_icp"].to_numpy().astype(int)
@@ -148,14 +153,15 @@ def score_rows(
     scorer: IcpScorer, scored: pd.DataFrame, answers: Answers, prompt_label: str, run_id: str
 ) -> list[dict[str, Any]]:
     """The prefilter_scores rows: cheap score, the small model's answer (if it was asked), final
-    score and bucket."""
+    score and bucket. A signal that speaks to the model is not lifted by it (`IcpScorer.blend`)."""
     rows = []
     row: Any  # an itertuples() row: the columns as attributes
     for row in scored.itertuples():
         result = answers.get(row.content_hash)
         value, record = answer(result)
         llm_score = value.get("score")
-        final = scorer.blend(row.cheap_score, llm_score)
+        speaks = addresses_model(row.title or "", row.text)
+        final = scorer.blend(row.cheap_score, llm_score, lift=not speaks)
         rows.append(
             {
                 "partition_date": row.partition_date,
@@ -171,7 +177,9 @@ def score_rows(
                 "hiring": value.get("hiring"),
                 "role_function": value.get("role_function"),
                 "seniority": value.get("seniority"),
-                "reasons": json.dumps([*row.cheap_reasons, *value.get("reasons", [])]),
+                "reasons": json.dumps(
+                    [*row.cheap_reasons, *([ADDRESSES_MODEL] if speaks else []), *value.get("reasons", [])]
+                ),
                 "final_score": final,
                 "bucket": scorer.thresholds.bucket(final),
                 "model": result.model if isinstance(result, Completion) and value else None,
