@@ -23,8 +23,10 @@ from leadflow.dossier.grounding import (
     check_dossier,
     fit_polarity,
 )
+from leadflow.dossier.lead import LeadInput
 from leadflow.dossier.spans import Span, clip, words
 from leadflow.scoring.dossier_rules import SECTIONS
+from leadflow.scoring.injection import neutralize
 from leadflow.scoring.rules import title_keyword_hit
 
 FIT_LABELS = {
@@ -46,6 +48,12 @@ PROSE_FIELDS = ("company", "offering", "size", "funding", "location", "trigger")
 
 def _noun(account: Account) -> str:
     return KIND_NOUNS.get(account.lead.kind, "signal")
+
+
+def _subject(lead: LeadInput) -> str:
+    """An email's subject as a dossier quotes it: its first words, never what it says to a model."""
+    subject = neutralize(lead.title).strip()
+    return clip(Span(0, len(subject), subject), 8).text if subject else ""
 
 
 def _quote(fact: Fact) -> str:
@@ -103,7 +111,8 @@ def _trigger(account: Account) -> tuple[str, list[Fact]]:
     if roles:
         parts = [f"Hiring: {', '.join(fact.value for fact in roles)}."]
     elif lead.kind == "email":
-        parts = [f'Email "{clip(Span(0, len(lead.title), lead.title), 8).text}".']
+        subject = _subject(lead)
+        parts = [f'Email "{subject}".' if subject else "An email to the team."]
     else:
         parts = [f"{noun.capitalize()} of a company in the lead list."]
     for name, label in (("trigger", f"The {noun} says"), ("funding", "Funding"), ("reports_to", "The role works with")):
@@ -231,8 +240,7 @@ def _opener(account: Account) -> tuple[str, list[Fact]]:
             f"Saw that {who} is hiring for the {roles[0].value} role: would a short call on how you plan to {goal} help?",
             used,
         )
-    if lead.kind == "email":
-        subject = clip(Span(0, len(lead.title), lead.title), 8).text
+    if lead.kind == "email" and (subject := _subject(lead)):
         return f'Following up on "{subject}": would a short call this week help?', used
     return f"Would a short call on the plans of {who} for this quarter help?", used
 

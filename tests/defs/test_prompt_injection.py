@@ -224,11 +224,6 @@ def test_no_injected_phrase_reaches_a_posting_dossier(twins):
         assert phrases(dossier_text(raw)) == [], dossier_text(raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="leadflow/dossier/compose.py quotes an email's raw subject in the trigger and the opener; "
-    "quoting neutralize(subject) (leadflow.scoring.injection) fixes it",
-)
 def test_no_injected_phrase_reaches_an_email_dossier(twins):
     written = twins[(twins["clean_kind"] == "email") & twins["injected_dossier"].notna()]
     assert len(written) >= 1, "an injected email above the dossier threshold got a dossier"
