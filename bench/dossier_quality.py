@@ -15,7 +15,7 @@ time, alternating old and new so load from other processes falls on both alike:
 
 Both are judged by `leadflow.dossier.grounding.check_dossier` against the same evidence (the
 signal, its score and bucket, the company the signal names as the new path located it). Writes
-`bench/results/dossier_quality-<UTC>.json` with every dossier, its time, tokens and defects.
+`bench/results/dossier_quality_<UTC>.json` with every dossier, its time, tokens and defects.
 """
 
 import argparse
@@ -34,6 +34,7 @@ import pandas as pd
 
 from bench.data import GOLDEN, SAMPLES, SHARED_DATA
 from bench.machine import machine_info
+from bench.results_file import save_results
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.dossier.grounding import DEFECT_KINDS, check_dossier
 from leadflow.dossier.lead import LeadInput
@@ -284,10 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     old_s, new_s = report["old"], report["new"]
     report["time_ratio_new_over_old"] = round(new_s["wall_s_mean"] / old_s["wall_s_mean"], 3)
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"dossier_quality-{stamp}.json"
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    out = save_results(report, RESULTS, "dossier_quality")
     for path in ("old", "new"):
         s = report[path]
         print(

@@ -22,7 +22,6 @@ fitted on, so lead buckets here are in-sample: held-out quality figures come fro
 
 import argparse
 import datetime
-import json
 import os
 import tempfile
 import time
@@ -32,6 +31,7 @@ from typing import Any
 from bench import data as D
 from bench.instrument import EngineProbe
 from bench.machine import machine_info
+from bench.results_file import save_results
 from leadflow.paths import PROJECT_ROOT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -174,10 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="leadflow-email-backlog-") as tmp:
             results = run(args.days, args.data_dir, sweep, Path(tmp))
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"email_backlog_{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
+    path = save_results(results, args.out, "email_backlog")
     print(summary(results))
     print(f"written: {path}")
     return 0

@@ -13,7 +13,6 @@ Never prints email text.
 
 import argparse
 import datetime
-import json
 import os
 import tempfile
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.results_file import save_results
 from leadflow.analysis.analyze import analyze_mails
 from leadflow.analysis.classifier import fit_typer
 from leadflow.analysis.evaluation import heldout_report
@@ -173,10 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="leadflow-email-quality-") as tmp:
         results = run(args.repeats, args.throughput, args.cache or Path(tmp) / "llm_cache.sqlite")
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"email_quality_{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
+    path = save_results(results, args.out, "email_quality")
     print(summary(results))
     print(f"written: {path}")
     return 0

@@ -14,3 +14,15 @@ SMALL_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 def model_dir() -> Path:
     """Model files are assembled and verified once and reused across test sessions."""
     return Path(os.environ.get("LEADFLOW_MODEL_DIR") or PROJECT_ROOT / ".leadflow" / "models")
+
+
+@pytest.fixture
+def no_leadflow_env(monkeypatch):
+    """No leadflow setting from the environment (each resource's env variables unset)."""
+    from leadflow.defs.resources import RESOURCE_CLASSES, env_var
+
+    for cls in RESOURCE_CLASSES.values():
+        for info in cls.model_fields.values():
+            if env_var(info):
+                monkeypatch.delenv(env_var(info), raising=False)
+    return monkeypatch

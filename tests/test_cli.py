@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from leadflow.cli import main, print_summary
-from leadflow.defs.resources import RESOURCE_CLASSES, DuckDBWarehouse, LLMResource, PipelineSettings, env_var
+from leadflow.defs.resources import DuckDBWarehouse, LLMResource, PipelineSettings
 from leadflow.storage.publication import publish
 from leadflow.storage.warehouse import write_version
 from tests.token_server import TokenServer
@@ -21,14 +21,10 @@ POSTING = "Senior Data Engineer (Python, dbt)"
 
 
 @pytest.fixture
-def clean_env(monkeypatch, tmp_path):
+def clean_env(no_leadflow_env, tmp_path):
     """No leadflow setting from the environment; the data dir in a temporary folder."""
-    for cls in RESOURCE_CLASSES.values():
-        for info in cls.model_fields.values():
-            if env_var(info):
-                monkeypatch.delenv(env_var(info), raising=False)
-    monkeypatch.setenv("LEADFLOW_HOME", str(tmp_path))
-    return monkeypatch
+    no_leadflow_env.setenv("LEADFLOW_HOME", str(tmp_path))
+    return no_leadflow_env
 
 
 def _doctor(capsys, caplog) -> tuple[int, str]:

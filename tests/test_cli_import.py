@@ -11,7 +11,6 @@ import pytest
 
 from leadflow.cli import main
 from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
-from leadflow.defs.resources import RESOURCE_CLASSES, env_var
 from leadflow.ingest import load_sources
 from leadflow.paths import RESOURCES_DIR
 from tests.conftest import SMALL_MODEL
@@ -21,15 +20,11 @@ FILE_DAY = datetime.date(2001, 7, 4)  # both files' modification date: the accou
 
 
 @pytest.fixture
-def clean_env(monkeypatch, tmp_path):
+def clean_env(no_leadflow_env, tmp_path):
     """No leadflow setting from the environment; the data dir and working directory in tmp."""
-    for cls in RESOURCE_CLASSES.values():
-        for info in cls.model_fields.values():
-            if env_var(info):
-                monkeypatch.delenv(env_var(info), raising=False)
-    monkeypatch.setenv("LEADFLOW_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)  # restored after the test (the CLI changes directory)
-    return monkeypatch
+    no_leadflow_env.setenv("LEADFLOW_HOME", str(tmp_path / "home"))
+    no_leadflow_env.chdir(tmp_path)  # restored after the test (the CLI changes directory)
+    return no_leadflow_env
 
 
 def _files(folder: Path) -> tuple[Path, Path]:
