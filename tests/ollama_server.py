@@ -31,7 +31,6 @@ import hashlib
 import json
 import select
 import socket
-import struct
 import threading
 import time
 from collections import Counter
@@ -44,6 +43,7 @@ import numpy as np
 
 from leadflow.llm.backends.embedded import EmbeddedBackend
 from leadflow.llm.types import LLMError, Timeouts
+from tests.http_faults import reset_connection
 
 # Ollama-style names -> catalog artifacts.
 DEFAULT_MODELS = {
@@ -177,13 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def reset(self) -> None:
         """Drop the connection with a TCP RST and no response."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        for stream in (self.rfile, self.wfile):
-            with contextlib.suppress(OSError):
-                stream.close()
-        self.connection.close()
+        reset_connection(self)
 
     # ---- routes -----------------------------------------------------------------------------
 

@@ -25,12 +25,9 @@ before it is counted), POST /test/reset.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -45,6 +42,7 @@ from typing import IO, Any
 import httpx
 
 from leadflow.paths import PROJECT_ROOT
+from tests.http_faults import reset_connection
 
 CHAT = "/v1/chat/completions"
 ARTIFACT = "qwen2.5-coder-0.5b-instruct-q4_k_m"
@@ -149,13 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reset(self) -> None:
         """Drop the connection with a TCP RST, as the kernel does for a process that died."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        for stream in (self.rfile, self.wfile):
-            with contextlib.suppress(OSError):
-                stream.close()
-        self.connection.close()
+        reset_connection(self)
 
     # ---- routes ---------------------------------------------------------------------------------
 
