@@ -30,11 +30,11 @@ from leadflow.llm.prompts import PromptLibrary
 from leadflow.llm.types import LLMHealthError, Timeouts
 from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR, data_dir, resolve
 from leadflow.scoring.cascade import Thresholds
+from leadflow.storage.connections import DUCKDB_WAL
 from leadflow.storage.private import private_file, private_parent
 
 _CLIENT = ClientSettings()
 _THRESHOLDS = Thresholds()
-DUCKDB_WAL = ".wal"  # DuckDB's write-ahead log: the database file's name plus this
 SOURCES_FILE = "sources.yaml"
 BUNDLED_SOURCES = RESOURCES_DIR / SOURCES_FILE
 

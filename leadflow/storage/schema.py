@@ -196,6 +196,18 @@ TABLES: dict[str, Table] = {
             "incidents",
             (*_columns("run_id VARCHAR NOT NULL, job VARCHAR, partitions VARCHAR, error VARCHAR"), RECORDED_AT),
         ),
+        Table(
+            # A user's judgment of a lead, every one kept (leadflow.storage.labels): the latest per
+            # signal counts, the earlier ones are its history.
+            "labels",
+            (
+                *_columns(
+                    "signal_id VARCHAR NOT NULL, label VARCHAR NOT NULL, labeled_by VARCHAR, labeled_at TIMESTAMP, "
+                    "source VARCHAR NOT NULL, note VARCHAR"
+                ),
+                SEQ,
+            ),
+        ),
     )
 }
 VERSIONED = ("prefilter_scores", "dossiers")  # write-audit-publish: one version per run
