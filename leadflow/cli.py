@@ -6,6 +6,7 @@ the project root, storage under .leadflow/dagster), so its runs show up in `make
 """
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
 from leadflow.export.formats import FORMATS as EXPORT_FORMATS
 from leadflow.ingest.sources import FORMATS, SourceConfigError
 from leadflow.paths import DEFAULT_HOME, PROJECT_ROOT
+from leadflow.storage.labels import LABELS
 from leadflow.storage.private import private_dir
 
 
@@ -228,6 +230,40 @@ def export_cmd(args) -> None:
     print(f"{written.rows} row(s) of {len(leads)} published lead(s) written to {written.path} ({args.format}{skipped})")
 
 
+def label_cmd(args) -> None:
+    """One lead judged good or bad, or a file of such labels, stored in the warehouse's `labels`
+    table (history kept). A write during a pipeline run waits for the run's writer lock."""
+    from leadflow.defs.resources import DuckDBWarehouse
+    from leadflow.ingest.label_file import LabelFileError, Reject, read_label_file
+    from leadflow.storage.connections import WarehouseMissing, waiting_connection
+    from leadflow.storage.labels import Label, LabelError, unknown_signals, write_labels
+
+    try:
+        if args.file:
+            read = read_label_file(Path(args.file).expanduser(), labeled_by=args.by)
+            numbered = read.labels
+        else:
+            numbered = [(0, Label(args.signal_id, args.verdict, "cli", labeled_by=args.by, note=args.note))]
+        with waiting_connection(DuckDBWarehouse.from_env().database) as conn:
+            unknown = unknown_signals(conn, (label.signal_id for _, label in numbered))
+            rejects = [*read.rejects] if args.file else []
+            rejects += [
+                Reject(line, label.signal_id, "no signal with this id")
+                for line, label in numbered
+                if label.signal_id in unknown
+            ]
+            if unknown and not args.file:
+                raise LabelError(f"no signal with id {args.signal_id} (see the `leads` view or an export for ids)")
+            written = write_labels(conn, [label for _, label in numbered if label.signal_id not in unknown])
+    except (LabelError, LabelFileError, WarehouseMissing) as exc:
+        raise SystemExit(f"leadflow label: {exc}") from None
+    print(f"{written.written} label(s) written, {written.unchanged} unchanged (already the signal's label)")
+    for reject in sorted(rejects, key=lambda r: r.line):
+        print(f"  rejected line {reject.line} ({reject.signal_id or 'no signal_id'}): {reject.reason}")
+    if rejects:
+        raise SystemExit(f"leadflow label: {len(rejects)} row(s) of {args.file} rejected, the others stored")
+
+
 def print_summary(defs, client, partitions, wall_s: float, title: str = "demo") -> None:
     from leadflow.defs.metadata import hide_email_text
 
@@ -385,6 +421,15 @@ def main(argv: list[str] | None = None) -> None:
     p_exp.add_argument("--output", required=True, help="file to write")
     p_exp.add_argument("--since", help="only leads whose signal date is on or after YYYY-MM-DD")
     p_exp.set_defaults(func=export_cmd)
+    p_label = sub.add_parser("label", help="judge a lead good or bad (or a CSV file of such labels)")
+    p_label.add_argument("signal_id", nargs="?", help="the lead's signal id (the `leads` view, an export)")
+    p_label.add_argument("verdict", nargs="?", choices=LABELS, help="good or bad")
+    p_label.add_argument(
+        "--file", help="a CSV of labels: signal_id, label, and optionally labeled_by, labeled_at, note"
+    )
+    p_label.add_argument("--by", default=getpass.getuser(), help="who judged (default: your user name)")
+    p_label.add_argument("--note", default="", help="why, in a few words")
+    p_label.set_defaults(func=label_cmd)
     p_cache = sub.add_parser("cache", help="response cache: stats, clear, expire")
     p_cache.add_argument("action", choices=["stats", "clear", "expire"])
     p_cache.add_argument("--kind", choices=["classification", "dossier", "embedding"], default=None)
@@ -392,6 +437,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.func is sources_cmd and args.action != "list" and not args.targets:
         parser.error(f"sources {args.action} needs at least one {'file' if args.action == 'add' else 'name'}")
+    if args.func is label_cmd and bool(args.file) == bool(args.signal_id and args.verdict):
+        parser.error("label needs SIGNAL_ID good|bad, or --file FILE")
     try:
         args.func(args)
     except SourceConfigError as exc:
