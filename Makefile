@@ -2,7 +2,8 @@
 #   make demo   install what is missing, run the pipeline over the bundled samples, print a summary
 #   make test   install what is missing, run the test suite (what .ci/run calls)
 # Also: make lint (ruff + mypy, run by CI), make lock (re-resolve requirements.lock),
-# make ui (Dagster UI on http://127.0.0.1:3000), make doctor, make bench.
+# make ui (Dagster UI on http://127.0.0.1:3000), make setup-browser (chromium + Playwright for
+# the browser test), make doctor, make bench.
 
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -11,9 +12,8 @@ STAMP := $(VENV)/.leadflow-installed
 # Exact versions CI tested; `make lock` rewrites it after a dependency change in pyproject.toml.
 LOCK := requirements.lock
 LINTED := leadflow bench tests
-export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: setup setup-dossier-model demo demo-all test lint format lock ui doctor check-defs bench
+.PHONY: setup setup-dossier-model setup-browser demo demo-all test lint format lock ui doctor check-defs bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,6 +34,19 @@ $(VENV)/.dossier-model-installed: $(STAMP) requirements-dossier-model.txt
 	touch $@
 
 setup-dossier-model: $(VENV)/.dossier-model-installed
+
+# The browser test's headless Chromium comes from Debian (never a browser download: no
+# `playwright install`); Playwright's Python API drives it at /usr/bin/chromium.
+BROWSER := /usr/bin/chromium
+
+$(BROWSER):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+$(VENV)/.browser-installed: $(STAMP) $(LOCK) | $(BROWSER)
+	$(PY) -m pip install --quiet -c $(LOCK) playwright
+	touch $@
+
+setup-browser: $(VENV)/.browser-installed
 
 demo: setup setup-dossier-model
 	$(PY) -m leadflow.cli demo $(ARGS)
@@ -57,7 +70,7 @@ format: setup
 lock:
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install --quiet --upgrade pip
-	$(VENV)-lock/bin/pip install --quiet '.[dev]'
+	$(VENV)-lock/bin/pip install --quiet '.[dev,browser]'
 	$(VENV)-lock/bin/pip freeze --exclude-editable | grep -v '^leadflow' > $(LOCK)
 	rm -rf $(VENV)-lock
 
@@ -65,8 +78,9 @@ lock:
 # services with SIGINT, so it would then outlive Ctrl-C and SIGTERM. SIGINT is reset first.
 DEFAULT_SIGINT := $(PY) -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])'
 
+# The instance of the data home (DAGSTER_HOME = $LEADFLOW_HOME/dagster, its dagster.yaml refreshed).
 ui: setup
-	$(DEFAULT_SIGINT) $(VENV)/bin/dg dev --host 127.0.0.1 --port 3000
+	home=$$($(PY) -m leadflow.instance) && DAGSTER_HOME=$$home exec $(DEFAULT_SIGINT) $(VENV)/bin/dg dev --host 127.0.0.1 --port 3000
 
 doctor: setup
 	$(PY) -m leadflow.cli doctor --probe

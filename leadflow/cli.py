@@ -1,15 +1,14 @@
 """`leadflow` command line: the demo, your own files (`import`, `sources`), exports of the
 published leads (`export`), backfills, rollback, health (`doctor`) and cache care.
 
-The demo runs the real Dagster job in-process against a persistent instance (DAGSTER_HOME is
-the project root, storage under .leadflow/dagster), so its runs show up in `make ui`.
+The demo runs the real Dagster job in-process against the data home's instance
+(`$LEADFLOW_HOME/dagster`, leadflow/instance.py), so its runs show up in `make ui`.
 """
 
 import argparse
 import getpass
 import json
 import logging
-import os
 import sys
 import time
 from collections import Counter
@@ -19,17 +18,15 @@ from pathlib import Path
 from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
 from leadflow.export.formats import FORMATS as EXPORT_FORMATS
 from leadflow.ingest.sources import FORMATS, SourceConfigError
-from leadflow.paths import DEFAULT_HOME, PROJECT_ROOT
 from leadflow.storage.labels import LABELS
-from leadflow.storage.private import private_dir
 
 
 def _instance():
     import dagster as dg
 
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
-    os.chdir(PROJECT_ROOT)  # dagster.yaml's storage paths are relative to the project root
-    private_dir(DEFAULT_HOME)  # before Dagster creates its storage (run logs, metadata) inside
+    from leadflow.instance import prepare_dagster_home
+
+    prepare_dagster_home()
     return dg.DagsterInstance.get()
 
 
@@ -135,7 +132,7 @@ def import_files(args) -> None:
     from leadflow.ingest.source_file import add_sources
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    paths = [Path(p).expanduser().resolve() for p in args.paths]  # before _instance() changes directory
+    paths = [Path(p).expanduser().resolve() for p in args.paths]
     started = time.perf_counter()
     instance = _instance()
     defs = _definitions()

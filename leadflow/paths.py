@@ -20,12 +20,12 @@ def _project_dir() -> Path:
 
 
 PROJECT_ROOT = _project_dir()
-DEFAULT_HOME = PROJECT_ROOT / ".leadflow"  # also where dagster.yaml keeps the instance's storage
+DEFAULT_HOME = PROJECT_ROOT / ".leadflow"  # the Dagster instance lives inside too (leadflow/instance.py)
 
 
 def data_dir() -> Path:
-    """DuckDB file, LLM cache and assembled models: LEADFLOW_HOME, default <project>/.leadflow;
-    owner-only (0700), since what it holds quotes emails."""
+    """DuckDB file, LLM cache, assembled models and the Dagster instance: LEADFLOW_HOME, default
+    <project>/.leadflow; owner-only (0700), since what it holds quotes emails."""
     return private_dir(os.environ.get("LEADFLOW_HOME") or DEFAULT_HOME)
 
 

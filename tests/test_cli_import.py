@@ -90,10 +90,8 @@ def test_import_materializes_exactly_the_days_of_an_mbox_and_a_csv(clean_env, tm
         "LEADFLOW_DOSSIER_MODEL": SMALL_MODEL,
         "LEADFLOW_LLM_MIN_SCORE": "101",
         "LEADFLOW_DOSSIER_THRESHOLD": "101",
-        "DAGSTER_HOME": str(tmp_path / "dagster"),
     }.items():
         clean_env.setenv(name, value)
-    (tmp_path / "dagster").mkdir()
     mbox, accounts = _files(tmp_path / "data")
     main(["import", str(mbox), str(accounts)])
     out = capsys.readouterr().out
@@ -107,7 +105,7 @@ def test_import_materializes_exactly_the_days_of_an_mbox_and_a_csv(clean_env, tm
     assert "--> materializing 2001-07-02..2001-07-04 (3 partition(s))" in out
     assert "=== leadflow import summary ===" in out and "signals read        : 5" in out
     days = {"2001-07-02", "2001-07-03", "2001-07-04"}
-    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+    with dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster")) as instance:  # the data home's
         [run] = instance.get_runs()
         assert (run.tags[RANGE_START_TAG], run.tags[RANGE_END_TAG]) == ("2001-07-02", "2001-07-04")
         for asset in ("raw_signals", "published_leads", "export"):

@@ -90,12 +90,8 @@ def test_a_killed_backfill_resumes_without_repeating_llm_calls(tmp_path, model_d
     first, last = (IMPORT_DAY - timedelta(days=2)).isoformat(), IMPORT_DAY.isoformat()
     workspace = make_workspace(tmp_path, model_dir, tmp_path / "home" / "llm_cache.sqlite", dossier_threshold=101)
     home = tmp_path / "home"
-    dagster_home = tmp_path / "dagster_home"
-    dagster_home.mkdir()
-    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {
         **os.environ,
-        "DAGSTER_HOME": str(dagster_home),
         "LEADFLOW_HOME": str(home),
         "LEADFLOW_MODEL_DIR": str(model_dir),
         "LEADFLOW_SOURCES_PATH": str(tmp_path / "sources.yaml"),

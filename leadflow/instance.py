@@ -1,0 +1,74 @@
+"""The Dagster instance of a data home: run, event and schedule storage, compute logs and
+artifacts live in `$LEADFLOW_HOME/dagster` (DAGSTER_HOME), so two homes never share history
+and nothing is written into the source tree.
+
+Its dagster.yaml is rendered from one template (`leadflow/resources/dagster.yaml`: pools, run
+queue limits, telemetry) plus the storage of a profile, and refreshed whenever it differs.
+`python -m leadflow.instance` writes it and prints the folder (what `make ui` exports).
+"""
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from leadflow.paths import RESOURCES_DIR, data_dir
+from leadflow.storage.private import private_dir
+
+TEMPLATE = RESOURCES_DIR / "dagster.yaml"
+HEADER = f"# Written by leadflow (leadflow/instance.py) from {TEMPLATE.name}: edits here are overwritten.\n"
+
+
+def local_storage(home: Path) -> dict[str, Any]:
+    """SQLite run/event/schedule storage, artifacts and step logs, all in `home`."""
+    return {
+        "storage": {"sqlite": {"base_dir": str(home)}},
+        "local_artifact_storage": {
+            "module": "dagster._core.storage.root",
+            "class": "LocalArtifactStorage",
+            "config": {"base_dir": str(home)},
+        },
+        "compute_logs": {
+            "module": "dagster._core.storage.local_compute_log_manager",
+            "class": "LocalComputeLogManager",
+            "config": {"base_dir": str(home / "compute_logs")},
+        },
+    }
+
+
+# Profile name -> the instance sections it sets over the template (storage, launcher, ...).
+PROFILES: dict[str, Callable[[Path], dict[str, Any]]] = {"local": local_storage}
+
+
+def instance_settings(home: Path, profile: str = "local") -> dict[str, Any]:
+    """The instance configuration of `home` under `profile`: the template, then the profile's sections."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown Dagster instance profile {profile!r}; known: {', '.join(PROFILES)}")
+    return {**yaml.safe_load(TEMPLATE.read_text(encoding="utf-8")), **PROFILES[profile](home)}
+
+
+def render_dagster_yaml(home: Path, profile: str = "local") -> str:
+    return HEADER + yaml.safe_dump(instance_settings(home, profile), sort_keys=False)
+
+
+def dagster_home() -> Path:
+    """`$LEADFLOW_HOME/dagster`, owner-only like the data home around it."""
+    return private_dir(data_dir() / "dagster")
+
+
+def prepare_dagster_home(profile: str = "local") -> Path:
+    """Write (or refresh) the home's dagster.yaml and point DAGSTER_HOME at it for this process
+    and its children; a DAGSTER_HOME set elsewhere is replaced, as history follows the data."""
+    home = dagster_home()
+    config = home / "dagster.yaml"
+    text = render_dagster_yaml(home, profile)
+    if not config.is_file() or config.read_text(encoding="utf-8") != text:
+        config.write_text(text, encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+if __name__ == "__main__":
+    print(prepare_dagster_home())
