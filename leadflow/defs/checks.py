@@ -264,7 +264,8 @@ def raw_signals_quarantine_rate(
     blocking=True,
     description=(
         "Nothing read is lost: per source, records read = signals + quarantined + those of partitions "
-        "outside the run, and the signals and quarantined records this run wrote are exactly those counted. "
+        "outside the run (of those, the ones the ingest index skipped unparsed), and the signals and "
+        "quarantined records this run wrote are exactly those counted. "
         "Sources are tallied per run, so every day of a run shares the run's verdict."
     ),
 )
@@ -272,7 +273,8 @@ def raw_signals_counts_reconcile(context: dg.AssetCheckExecutionContext, duckdb:
     dates, run_id = check_dates(context), context.run.run_id
     with duckdb.get_connection() as conn:
         tallies = conn.execute(
-            "SELECT source, records_read, signals, quarantined, elsewhere FROM source_counts WHERE run_id = ?",
+            "SELECT source, records_read, signals, quarantined, elsewhere, coalesce(skipped, 0) FROM source_counts "
+            "WHERE run_id = ?",
             [run_id],
         ).fetchall()
         written = _by_day(
@@ -287,7 +289,11 @@ def raw_signals_counts_reconcile(context: dg.AssetCheckExecutionContext, duckdb:
             "AND run_id = ? GROUP BY ALL",
             [dates, run_id],
         )
-    unbalanced = [source for source, read, kept, rejected, elsewhere in tallies if read != kept + rejected + elsewhere]
+    unbalanced = [
+        source
+        for source, read, kept, rejected, elsewhere, skipped in tallies
+        if read != kept + rejected + elsewhere or skipped > elsewhere
+    ]
     counted = (sum(t[2] for t in tallies), sum(t[3] for t in tallies))
     totals = (sum(written.values()), sum(quarantined.values()))
     run = {
@@ -297,6 +303,7 @@ def raw_signals_counts_reconcile(context: dg.AssetCheckExecutionContext, duckdb:
         "quarantined_counted": counted[1],
         "quarantined_written": totals[1],
         "elsewhere": sum(t[4] for t in tallies),
+        "skipped": sum(t[5] for t in tallies),
         "sources_unbalanced": dg.MetadataValue.json(unbalanced),
     }
     days = {

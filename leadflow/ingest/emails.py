@@ -29,7 +29,7 @@ from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from leadflow.ingest.charsets import Decoded, decode_bytes
 from leadflow.ingest.records import (
@@ -101,7 +101,14 @@ _REPLY_SUBJECT = re.compile(r"^\s*re\s*:", re.IGNORECASE)
 
 
 def iter_mbox_messages(path: Path, max_bytes: int = MAX_MESSAGE_BYTES) -> Iterator[bytes]:
-    """Raw messages of an mbox, read as bytes line by line.
+    """Raw messages of an mbox (`mbox_messages` without their offsets)."""
+    return (raw for _, raw in mbox_messages(path, max_bytes))
+
+
+def mbox_messages(path: Path, max_bytes: int = MAX_MESSAGE_BYTES, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """Raw messages of an mbox, read as bytes line by line, each with the offset it starts at
+    (its separator line): reading again from such an offset (`start`) gives the same messages
+    from there on, so the ingest index can seek to the messages of a day.
 
     `mailbox.mbox` indexes the whole file first; this keeps only the current message in
     memory, and of a message over `max_bytes` only its first `max_bytes + 1` bytes (whole
@@ -116,18 +123,22 @@ def iter_mbox_messages(path: Path, max_bytes: int = MAX_MESSAGE_BYTES) -> Iterat
     with path.open("rb") as f:
         strict = _first_line_is_separator(f)
         file_size = os.fstat(f.fileno()).st_size
+        f.seek(start)
         lines: list[bytes] = []
         size = 0
         previous_blank = True
         line_start = True  # the piece read next starts a line (a long line comes in pieces)
         in_headers = True
         content_length: int | None = None
+        opened_at = here = start
         while piece := f.readline(_LINE_PIECE_BYTES):
+            piece_at, here = here, here + len(piece)
             starts_line, line_start = line_start, piece.endswith(b"\n")
             if starts_line and _is_separator(piece, strict, previous_blank):
                 if any(part.strip() for part in lines):
-                    yield b"".join(lines)
+                    yield opened_at, b"".join(lines)
                 lines, size, in_headers, content_length = [], 0, True, None
+                opened_at = piece_at
                 previous_blank = False
                 continue
             if starts_line:
@@ -147,12 +158,12 @@ def iter_mbox_messages(path: Path, max_bytes: int = MAX_MESSAGE_BYTES) -> Iterat
             if content_length is not None and _body_ends_at_separator(f, content_length, file_size, strict):
                 body_start = f.tell()
                 body = f.read(min(content_length, max(max_bytes + 1 - size, 0)))
-                f.seek(body_start + content_length)
+                here = f.seek(body_start + content_length)
                 lines.append(body)
                 size += len(body)
                 previous_blank = line_start = True
     if any(part.strip() for part in lines):
-        yield b"".join(lines)
+        yield opened_at, b"".join(lines)
 
 
 def _first_line_is_separator(f: BinaryIO) -> bool:
@@ -184,6 +195,12 @@ def _body_ends_at_separator(f: BinaryIO, length: int, file_size: int, strict: bo
     if not following:  # nothing but line ends after it: right if they run to the end of the file
         return end + _LINE_PIECE_BYTES >= file_size
     return _is_separator(following, strict, previous_blank=True)
+
+
+class Archive(Protocol):
+    """What a message's quotes are trimmed against: the messages of its source."""
+
+    def holds(self, text: str) -> bool: ...
 
 
 class ArchiveIndex:
@@ -243,12 +260,20 @@ def parse_maildir(
     that cannot be read (permissions, gone since the listing) is quarantined as `unreadable`."""
     label = label or printable_name(str(path))
     src = _source(source, import_date, max_chars, max_bytes)
-    folders = [path / sub for sub in ("cur", "new") if (path / sub).is_dir()]
-    files = sorted(f for folder in folders for f in folder.iterdir() if f.is_file() and f.name[:1] != ".")
+    files = maildir_files(path)
     archive = _archive_index(src, (raw for file in files if isinstance(raw := _read_head(file, max_bytes), bytes)))
     for file in files:
-        position = f"{label}/{printable_name(file.relative_to(path).as_posix())}"
-        yield _parse_file(file, src, position, archive)
+        yield _parse_file(file, src, maildir_position(label, path, file), archive)
+
+
+def maildir_files(path: Path) -> list[Path]:
+    """The message files of a maildir, in the order they are read."""
+    folders = [path / sub for sub in ("cur", "new") if (path / sub).is_dir()]
+    return sorted(f for folder in folders for f in folder.iterdir() if f.is_file() and f.name[:1] != ".")
+
+
+def maildir_position(label: str, path: Path, file: Path) -> str:
+    return f"{label}/{printable_name(file.relative_to(path).as_posix())}"
 
 
 def parse_eml(
@@ -282,8 +307,11 @@ def _read_head(path: Path, max_bytes: int) -> bytes | OSError:
         return exc
 
 
-def _parse_file(path: Path, src: _Source, position: str, archive: ArchiveIndex) -> Signal | Rejection:
-    raw = _read_head(path, src.max_bytes)
+def _parse_file(path: Path, src: _Source, position: str, archive: Archive) -> Signal | Rejection:
+    return _parse_raw(_read_head(path, src.max_bytes), src, position, archive)
+
+
+def _parse_raw(raw: bytes | OSError, src: _Source, position: str, archive: Archive) -> Signal | Rejection:
     if isinstance(raw, OSError):
         detail = f"{type(raw).__name__} ({raw.strerror or 'no detail'}) reading the file"
         return _rejection(b"", src, position, f"{Reason.UNREADABLE}: {detail}")
@@ -295,6 +323,52 @@ def _archive_index(src: _Source, messages: Iterable[bytes]) -> ArchiveIndex:
     message is not in the archive, so quoting it keeps the quote)."""
     reads = (_read_message(raw, src, "") for raw in messages)
     return ArchiveIndex(content_fingerprint(trim_email_body(r.body)) for r in reads if isinstance(r, _Read))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """What the ingest index keeps of a message: its own date (a signal's date, a reject's
+    record_date; None when it cannot be read) and the fingerprint of its own words (None: not
+    in the archive). Neither depends on the import date, so an index outlives a new one."""
+
+    date: datetime.date | None
+    fingerprint: int | None
+
+
+def message_facts(raw: bytes | OSError, max_bytes: int = MAX_MESSAGE_BYTES) -> MessageFacts:
+    """The facts of one raw message (or of a file that could not be read), read without an
+    upper date bound: a message dated after the import date is then left out of the archive
+    by its date (`parse_messages`), as `_archive_index` leaves it out as implausible."""
+    if isinstance(raw, OSError):
+        return MessageFacts(None, None)
+    read = _read_message(
+        raw, _Source(name="", max_chars=DEFAULT_MAX_CHARS, max_bytes=max_bytes, latest=datetime.date.max), ""
+    )
+    if isinstance(read, Rejection):
+        return MessageFacts(read.record_date, None)
+    return MessageFacts(read.signal_date, content_fingerprint(trim_email_body(read.body)))
+
+
+def read_message_file(path: Path, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes | OSError:
+    """A maildir or .eml file's raw message (its head when too long), or why it cannot be read."""
+    return _read_head(path, max_bytes)
+
+
+def parse_messages(
+    messages: Iterable[tuple[str, bytes | OSError]],
+    archive: Archive,
+    *,
+    source: str,
+    import_date: datetime.date,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+) -> Iterator[Signal | Rejection]:
+    """Signals of some `(position, raw)` messages of a source, their quotes trimmed against the
+    fingerprints of the whole source (`archive`, the index's): each message gives what
+    `parse_mbox` / `parse_maildir` give it when they read the whole source."""
+    src = _source(source, import_date, max_chars, max_bytes)
+    for position, raw in messages:
+        yield _parse_raw(raw, src, position, archive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,7 +526,7 @@ def _message_id(msg: EmailMessage) -> str:
     return f"<{found[1]}>" if found[1] else ""
 
 
-def _parse_message(raw: bytes, src: _Source, position: str, archive: ArchiveIndex) -> Signal | Rejection:
+def _parse_message(raw: bytes, src: _Source, position: str, archive: Archive) -> Signal | Rejection:
     """One raw RFC 5322 message to a Signal, or to a Rejection saying why not."""
     read = _read_message(raw, src, position)
     if isinstance(read, Rejection):
@@ -513,7 +587,7 @@ def _parse_message(raw: bytes, src: _Source, position: str, archive: ArchiveInde
     )
 
 
-def _compose(body: EmailBody, subject: str, archive: ArchiveIndex) -> tuple[str, dict[str, Any]]:
+def _compose(body: EmailBody, subject: str, archive: Archive) -> tuple[str, dict[str, Any]]:
     """The text of an email and the attributes saying what it holds.
 
     A forward (an FW: subject, or a forward banner first under a subject that is not Re:) is

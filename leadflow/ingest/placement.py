@@ -16,23 +16,29 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leadflow.ingest.records import Reason, Rejection, Signal, reason_code
 from leadflow.ingest.sources import SourceSpec, read_source_safely
+
+if TYPE_CHECKING:
+    from leadflow.ingest.source_index import SourceIndex
 
 EXCERPT_CHARS = 200
 
 
 @dataclass
 class SourceTally:
-    """What one source gave this run: `read == signals + quarantined + elsewhere`."""
+    """What one source gave this run: `read == signals + quarantined + elsewhere`. `read`
+    counts every record the source holds, the `skipped` ones too: records the ingest index
+    places outside the run (so in `elsewhere`), counted from the index, not parsed."""
 
     source: str
     read: int = 0
     signals: int = 0  # placed in one of the run's partitions
     quarantined: int = 0  # recorded in one of the run's partitions
     elsewhere: int = 0  # belongs to a partition outside the run
+    skipped: int = 0  # of elsewhere: known from the ingest index, not parsed
     reasons: Counter[str] = field(default_factory=Counter)  # quarantined here, by reason code
 
     @property
@@ -46,6 +52,7 @@ class SourceTally:
             "signals": self.signals,
             "quarantined": self.quarantined,
             "elsewhere": self.elsewhere,
+            "skipped": self.skipped,
             "reasons": dict(self.reasons),
         }
 
@@ -72,22 +79,32 @@ def _reject(record: Signal, reason: Reason, detail: str) -> Rejection:
     )
 
 
+def placement_day(own: datetime.date | None, import_date: datetime.date, first_day: datetime.date) -> datetime.date:
+    """The partition a record lands in, from its own date (a signal's date, a reject's record
+    date): that day when it lies from `first_day` to the import date, else (no date, or a
+    signal then rejected as out of range) the import date."""
+    return own if own is not None and first_day <= own <= import_date else import_date
+
+
 def place_records(
     sources: Iterable[tuple[SourceSpec, datetime.date]],
     base_dir: str | Path,
     wanted: set[datetime.date],
     first_day: datetime.date,
     on_record: Callable[[Placement], None] | None = None,
+    index: "SourceIndex | None" = None,
 ) -> Placement:
     """Read every `(source, import_date)` (never raising: a failing source ends in a
     `source_error` reject) and place its records in the `wanted` days or count them elsewhere.
     Signals dated before `first_day` or after their import date are rejected as out of range;
     a signal id read twice in the run is rejected as a duplicate. `on_record` is called after
-    each record (progress logs)."""
+    each record (progress logs). With an `index`, records it places outside `wanted` are
+    counted (`skipped`), not parsed."""
     placed = Placement()
     seen_ids: set[str] = set()
     for spec, import_date in sources:
         tally = placed.tallies.setdefault(spec.name, SourceTally(spec.name))
+        indexed = None if index is None else index.read(spec, import_date, base_dir, wanted, first_day)
 
         def keep(day: datetime.date, reject: Rejection, tally: SourceTally = tally) -> None:
             if day in wanted:
@@ -97,11 +114,10 @@ def place_records(
             else:
                 tally.elsewhere += 1
 
-        for record in read_source_safely(spec, import_date, base_dir):
+        for record in read_source_safely(spec, import_date, base_dir, None if indexed is None else indexed.records):
             tally.read += 1
             if isinstance(record, Rejection):
-                own = record.record_date
-                keep(own if own is not None and first_day <= own <= import_date else import_date, record)
+                keep(placement_day(record.record_date, import_date, first_day), record)
             elif not first_day <= record.signal_date <= import_date:
                 detail = f"{record.signal_date} is outside {first_day}..{import_date}"
                 keep(import_date, _reject(record, Reason.DATE_OUT_OF_RANGE, detail))
@@ -118,6 +134,10 @@ def place_records(
                 tally.signals += 1
             if on_record is not None:
                 on_record(placed)
+        if indexed is not None:
+            tally.skipped += indexed.skipped
+            tally.read += indexed.skipped
+            tally.elsewhere += indexed.skipped
     return placed
 
 

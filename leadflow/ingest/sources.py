@@ -221,16 +221,20 @@ def read_source(spec: SourceSpec, import_date: datetime.date, base_dir: str | Pa
 
 
 def read_source_safely(
-    spec: SourceSpec, import_date: datetime.date, base_dir: str | Path
+    spec: SourceSpec,
+    import_date: datetime.date,
+    base_dir: str | Path,
+    records: Iterator[Signal | Rejection] | None = None,
 ) -> Iterator[Signal | Rejection]:
     """`read_source` that never raises: when the source fails (missing, unreadable, a parser
     error part-way), what it gave so far stands and one `source_error` Rejection, at position
     `<path>#source_error`, says where it stopped and why; the rest of that source is not read.
+    `records`: the source's records as another reader gives them (the ingest index's), lazily.
     """
     count = 0
     last: str | None = None
     try:
-        for record in read_source(spec, import_date, base_dir):
+        for record in records if records is not None else read_source(spec, import_date, base_dir):
             count += 1
             last = record.position
             yield record

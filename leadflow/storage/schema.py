@@ -181,12 +181,14 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             # Per run and source, where every record read went (leadflow.ingest.placement):
-            # the raw_signals_counts_reconcile check compares it with what the run wrote.
+            # the raw_signals_counts_reconcile check compares it with what the run wrote. skipped:
+            # of elsewhere, the records the ingest index placed outside the run, not parsed.
             "source_counts",
             (
                 *_columns(
                     "run_id VARCHAR NOT NULL, source VARCHAR, first_partition DATE, last_partition DATE, "
-                    "records_read INTEGER, signals INTEGER, quarantined INTEGER, elsewhere INTEGER, reasons JSON"
+                    "records_read INTEGER, signals INTEGER, quarantined INTEGER, elsewhere INTEGER, skipped INTEGER, "
+                    "reasons JSON"
                 ),
                 SEQ,
                 RECORDED_AT,

@@ -38,6 +38,7 @@ def test_every_record_lands_once_and_the_tallies_reconcile(tmp_path):
         "signals": 2,
         "quarantined": 2,
         "elsewhere": 0,
+        "skipped": 0,
         "reasons": {"bad_json": 1, "duplicate_signal_id": 1},
     }
     assert seen == [1, 2, 3, 4, 5] and placed.records_read == 5

@@ -14,7 +14,9 @@ from leadflow.defs.resources import PipelineSettings
 from leadflow.ingest import load_sources
 from leadflow.ingest.placement import Placement, place_records, reject_row
 from leadflow.ingest.records import reason_code
+from leadflow.ingest.source_index import INDEX_FILE, SourceIndex
 from leadflow.ingest.sources import import_date_of
+from leadflow.paths import data_dir
 from leadflow.storage import schema
 from leadflow.storage.warehouse import replace_together
 
@@ -30,7 +32,8 @@ PROGRESS_EVERY = 5000
         "their own date (undated records: their source's import date). Bad records go to the "
         "quarantined_signals table with a reason; a failing source is one source_error record and the "
         "others are read. Per source, where every record went is in source_counts (read = signals + "
-        "quarantined + elsewhere)."
+        "quarantined + elsewhere); records the ingest index places outside the run are counted, not parsed "
+        "(skipped)."
     ),
 )
 def raw_signals(
@@ -53,6 +56,7 @@ def raw_signals(
         set(dates),
         daily_partitions.start.date(),
         progress,
+        SourceIndex(data_dir() / INDEX_FILE),
     )
     signal_frame = schema.frame(
         "raw_signals",
@@ -87,13 +91,17 @@ def raw_signals(
         replace_together(conn, dates, {"raw_signals": signal_frame, "quarantined_signals": reject_frame}, counts)
 
     reasons = Counter(reason_code(reason) for reason in reject_frame["reason"])
-    context.log.info(f"{len(signal_frame)} signals in {len(dates)} partition(s); {len(reject_frame)} quarantined")
+    context.log.info(
+        f"{len(signal_frame)} signals in {len(dates)} partition(s); {len(reject_frame)} quarantined; "
+        f"{sum(t['skipped'] for t in tallies)} records of other days skipped through the ingest index"
+    )
     return dg.MaterializeResult(
         metadata={
             **partition_rows(context, day_counts(signal_frame)),
             "records_read": placed.records_read,
             "quarantined": len(reject_frame),
             "elsewhere": sum(t["elsewhere"] for t in tallies),
+            "skipped": sum(t["skipped"] for t in tallies),
             "quarantine_reasons": dg.MetadataValue.json(dict(reasons)),
             "sources": dg.MetadataValue.json(
                 {t["source"]: {k: v for k, v in t.items() if k != "source"} for t in tallies}
