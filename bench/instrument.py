@@ -7,10 +7,8 @@
   (`map_concurrent` per role), of `embed_many`, and the `complete_json` calls it served.
 - `TimedDuckDBResource` times every connection block the assets open.
 - `step_timings` reads per-step durations from the Dagster event log.
-- `CpuWatch` tells how busy the machine was (others' load makes timings noisy).
 """
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -287,13 +285,6 @@ def step_timings(instance, run_id: str) -> dict:
     }
 
 
-def _proc_stat() -> tuple[float, float]:
-    with open("/proc/stat") as f:
-        fields = [float(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
-    return sum(fields), idle
-
-
 def vm_kb(field: str) -> int | None:
     try:
         with open("/proc/self/status") as f:
@@ -313,36 +304,6 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
-
-
-class CpuWatch:
-    """Wall time, this process's CPU time and the whole machine's busy time over a phase."""
-
-    def __init__(self):
-        self.wall0 = time.perf_counter()
-        self.cpu0 = _own_cpu()
-        self.total0, self.idle0 = _proc_stat()
-        self.ticks = os.sysconf("SC_CLK_TCK")
-        self.cores = os.cpu_count() or 1
-
-    def stop(self) -> dict:
-        wall = time.perf_counter() - self.wall0
-        own = _own_cpu() - self.cpu0
-        total, idle = _proc_stat()
-        busy_cores = ((total - self.total0) - (idle - self.idle0)) / self.ticks / max(wall, 1e-9)
-        own_cores = own / max(wall, 1e-9)
-        return {
-            "wall_s": round(wall, 3),
-            "own_cpu_s": round(own, 3),
-            "own_cores": round(own_cores, 2),
-            "machine_busy_cores": round(min(busy_cores, self.cores), 2),
-            "others_busy_cores": round(max(busy_cores - own_cores, 0.0), 2),
-        }
-
-
-def _own_cpu() -> float:
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def _package_of(filename: str) -> str:

@@ -15,7 +15,6 @@ import dagster as dg
 
 from bench.instrument import (
     ClientProbe,
-    CpuWatch,
     DuckTimer,
     EngineProbe,
     Phase,
@@ -23,6 +22,7 @@ from bench.instrument import (
     step_timings,
     union_seconds,
 )
+from bench.machine import CpuWatch
 from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.llm.metrics import summarize

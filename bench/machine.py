@@ -1,8 +1,17 @@
-"""The machine the figures came from: absolute times only mean something next to this."""
+"""The machine the figures came from, and how busy others kept it: absolute times only mean
+something next to this. `CpuWatch` measures others' busy cores over a phase; `load_guard`
+records them for a focused benchmark and flags (or, asked to, refuses) a busy machine."""
 
 import os
 import platform
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
+
+BUSY_CORES = 0.5  # others' busy cores above which a run's absolute times are flagged as under load
+IDLE_PROBE_S = 2.0  # how long the load is sampled before a focused benchmark starts
 
 
 def _cpu_model() -> str:
@@ -54,3 +63,74 @@ def machine_info() -> dict:
         "pandas": _version("pandas"),
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def _proc_stat() -> tuple[float, float]:
+    with open("/proc/stat") as f:
+        fields = [float(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields), idle
+
+
+class CpuWatch:
+    """Wall time, this process's CPU time and the whole machine's busy time over a phase."""
+
+    def __init__(self):
+        self.wall0 = time.perf_counter()
+        self.cpu0 = _own_cpu()
+        self.total0, self.idle0 = _proc_stat()
+        self.ticks = os.sysconf("SC_CLK_TCK")
+        self.cores = os.cpu_count() or 1
+
+    def stop(self) -> dict:
+        wall = time.perf_counter() - self.wall0
+        own = _own_cpu() - self.cpu0
+        total, idle = _proc_stat()
+        busy_cores = ((total - self.total0) - (idle - self.idle0)) / self.ticks / max(wall, 1e-9)
+        own_cores = own / max(wall, 1e-9)
+        return {
+            "wall_s": round(wall, 3),
+            "own_cpu_s": round(own, 3),
+            "own_cores": round(own_cores, 2),
+            "machine_busy_cores": round(min(busy_cores, self.cores), 2),
+            "others_busy_cores": round(max(busy_cores - own_cores, 0.0), 2),
+        }
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def others_busy_now(seconds: float = IDLE_PROBE_S) -> float:
+    """Others' busy cores over the next `seconds` (this process sleeps meanwhile)."""
+    watch = CpuWatch()
+    time.sleep(seconds)
+    return watch.stop()["others_busy_cores"]
+
+
+@contextmanager
+def load_guard(results: dict, refuse_busy: bool = False) -> Iterator[None]:
+    """Record in `results["machine"]` how busy others kept the machine before and during the
+    block; flag a busy run (`machine_busy`), or exit with status 3 before starting when
+    `refuse_busy` and others already keep more than `BUSY_CORES` busy."""
+    before = others_busy_now()
+    machine = results.setdefault("machine", machine_info())
+    machine["others_busy_cores_before"] = before
+    if refuse_busy and before > BUSY_CORES:
+        print(f"refusing to run: others keep {before:.2f} cores busy (> {BUSY_CORES})", file=sys.stderr)
+        raise SystemExit(3)
+    watch = CpuWatch()
+    try:
+        yield
+    finally:
+        during = watch.stop()
+        machine["cpu"] = during
+        machine["others_busy_cores"] = during["others_busy_cores"]
+        machine["machine_busy"] = max(before, during["others_busy_cores"]) > BUSY_CORES
+        if machine["machine_busy"]:
+            print(
+                f"note: others kept {during['others_busy_cores']:.2f} cores busy during the run "
+                f"({before:.2f} before): absolute times are under load",
+                file=sys.stderr,
+            )

@@ -22,7 +22,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from bench.instrument import CpuWatch, EngineProbe, Phase
+from bench.instrument import EngineProbe, Phase
+from bench.machine import CpuWatch
 from leadflow.ingest.jobs_jsonl import parse_jobs_jsonl
 from leadflow.ingest.records import Signal
 from leadflow.llm.factory import build_client

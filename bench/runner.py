@@ -98,8 +98,8 @@ def run(cfg: Config) -> dict:
     os.environ["LEADFLOW_HOME"] = str(workdir)
     model_dir = Path(os.environ.get("LEADFLOW_MODEL_DIR") or PROJECT_ROOT / ".leadflow" / "models")
 
-    from bench.instrument import CpuWatch, Phase, reset_peak_rss
-    from bench.machine import machine_info
+    from bench.instrument import Phase, reset_peak_rss
+    from bench.machine import CpuWatch, machine_info
 
     results: dict = {
         "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -21,7 +21,7 @@ import numpy as np
 
 from leadflow.llm.backends.base import Backend
 from leadflow.llm.cache import CacheHit, TieredCache
-from leadflow.llm.cache_key import cache_key, canonical_json
+from leadflow.llm.cache_key import cache_key, canonical_json, key_prefix, variables_key
 from leadflow.llm.catalog import Catalog
 from leadflow.llm.coalescing import SingleFlight
 from leadflow.llm.context_window import DEFAULT_BUCKETS
@@ -48,6 +48,7 @@ from leadflow.llm.validation import Accept, Validator, generate_valid, validate_
 log = logging.getLogger("leadflow.llm")
 
 CACHE_KIND_BY_ROLE = {"prefilter": "classification", "dossier": "dossier", "embed": "embedding"}
+MAX_KEY_FAMILIES = 1024  # (template, model, options) families whose key prefix is kept hashed
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class LLMClient:
         self._flights: SingleFlight[dict[str, Any]] = SingleFlight()
         self._ready: dict[str, float] | None = None
         self._ready_lock = threading.Lock()
+        self._key_prefixes: dict[tuple[str, ...], Any] = {}  # request_key's hashed family prefixes
 
     # ---- routing (`Router`) -------------------------------------------------------------------
 
@@ -146,24 +148,35 @@ class LLMClient:
             return template.schema_hash
         return hashlib.sha256(canonical_json(request.schema).encode()).hexdigest()
 
-    def request_key(self, role: str, template: PromptTemplate, request: ChatRequest) -> str:
-        """SHA-256 over everything that changes the output (peers' lesson 1)."""
+    def request_key(self, role: str, template: PromptTemplate, variables: dict[str, Any], request: ChatRequest) -> str:
+        """SHA-256 over everything that changes the output (peers' lesson 1): the request's
+        family (backend, model digest, template content, schema, options), hashed once, then
+        the variables its messages were rendered from (`request.messages` must be
+        `template.render(variables)`)."""
         options = request.options()
         # num_ctx only changes the output when the prompt would not fit, which the bucket
         # choice prevents; it is chosen after the lookup, so a hit costs no server round trip.
         options.pop("num_ctx")
-        return cache_key(
-            {
-                "backend": self.pool(role).kind,
-                "model": request.model,
-                "model_digest": self.model_digest(role, request.model),
-                "options": options,
-                "template": template.id,
-                "template_hash": template.content_hash,
-                "messages": list(request.messages),
-                "schema_hash": self._schema_hash(template, request),
-            }
-        )
+        kind, digest = self.pool(role).kind, self.model_digest(role, request.model)
+        schema_hash = self._schema_hash(template, request)
+        family = (kind, request.model, digest, template.id, template.content_hash, schema_hash, repr(options))
+        prefix = self._key_prefixes.get(family)
+        if prefix is None:
+            if len(self._key_prefixes) >= MAX_KEY_FAMILIES:
+                self._key_prefixes.clear()
+            prefix = key_prefix(
+                {
+                    "backend": kind,
+                    "model": request.model,
+                    "model_digest": digest,
+                    "options": options,
+                    "template": template.id,
+                    "template_hash": template.content_hash,
+                    "schema_hash": schema_hash,
+                }
+            )
+            self._key_prefixes[family] = prefix
+        return variables_key(prefix, variables)
 
     def _cache_get(self, key: str, kind: str) -> CacheHit | None:
         return self.cache.get(key, kind) if self.cache is not None else None
@@ -187,6 +200,7 @@ class LLMClient:
         self,
         role: str,
         template: PromptTemplate,
+        variables: dict[str, Any],
         messages: tuple[dict[str, str], ...],
         model: str,
         record: CallRecord,
@@ -195,7 +209,7 @@ class LLMClient:
         """One model of the chain: from the cache, shared with an identical request in flight,
         or generated, validated (and repaired) and then cached."""
         request = self.build_request(role, template, messages, model)
-        key = self.request_key(role, template, request)
+        key = self.request_key(role, template, variables, request)
         kind = CACHE_KIND_BY_ROLE.get(role, role)
         hit = self._cache_get(key, kind)
         if hit is not None:
@@ -229,7 +243,7 @@ class LLMClient:
             record = CallRecord(role=role, template=template.label, model=model, fallback=index > 0)
             started = time.perf_counter()
             try:
-                completion = self._complete_with(role, template, messages, model, record, validate)
+                completion = self._complete_with(role, template, variables, messages, model, record, validate)
             except (InvalidOutput, CircuitOpen, RetryableError, ModelMissing) as exc:
                 record.ok = False
                 record.error = f"{type(exc).__name__}: {exc}"

@@ -6,6 +6,7 @@ long-lived code server picks up edits without a restart.
 """
 
 import hashlib
+import os
 import string
 import threading
 from dataclasses import dataclass, field
@@ -79,9 +80,10 @@ class PromptLibrary:
         self.directory = Path(directory)
         self._lock = threading.Lock()
         self._cache: dict[Path, tuple[tuple[int, int], PromptTemplate]] = {}
+        self._paths: dict[str, Path] = {}  # template id -> file, built once
 
     def _load(self, path: Path) -> PromptTemplate:
-        stat = path.stat()
+        stat = os.stat(path)  # the one system call of a get (a cache hit's path): it also tells a missing file
         stamp = (stat.st_mtime_ns, stat.st_size)  # size too: two edits can share an mtime tick
         cached = self._cache.get(path)
         if cached and cached[0] == stamp:
@@ -92,10 +94,13 @@ class PromptLibrary:
 
     def get(self, template_id: str) -> PromptTemplate:
         with self._lock:
-            path = self.directory / f"{template_id}.yaml"
-            if not path.exists():
-                raise TemplateError(f"no prompt template {template_id!r} in {self.directory}")
-            template = self._load(path)
+            path = self._paths.get(template_id)
+            if path is None:
+                path = self._paths[template_id] = self.directory / f"{template_id}.yaml"
+            try:
+                template = self._load(path)
+            except FileNotFoundError:
+                raise TemplateError(f"no prompt template {template_id!r} in {self.directory}") from None
             if template.id != template_id:
                 raise TemplateError(f"{path}: id {template.id!r} does not match its file name")
             return template

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from leadflow.analysis.taxonomy import SPAM, TYPE_BY_KEY
-from leadflow.scoring.cascade import IcpScorer
+from leadflow.scoring.cascade import IcpScorer, Thresholds
 
 LEAD_TYPES = ("employment", "buying_intent", "deal_partnership")
 ICP_FLOOR = 0.75  # share of the intent an email keeps with no ICP evidence at all
@@ -51,6 +51,22 @@ def calibrated(proba: float, cut: float, warm: float) -> float:
     return warm + (100 - warm) * (proba - cut) / (1 - cut)
 
 
+def lead_intents(type_scores: Mapping[str, float], cuts: Mapping[str, float], warm: float) -> dict[str, float]:
+    """Each lead type's intent: its lead value times its calibrated probability (0-100)."""
+    return {
+        key: TYPE_BY_KEY[key].lead_value * calibrated(type_scores.get(key, 0.0), cuts[key], warm) for key in LEAD_TYPES
+    }
+
+
+def lead_ceiling(type_scores: Mapping[str, float], cuts: Mapping[str, float], thresholds: Thresholds) -> float:
+    """The highest lead score the email can reach (a full ICP fit), from its types alone: what
+    the analysis knows before the ICP stage, to spend the small model only on emails that can
+    become a lead a rep sees. Decided spam is capped as in `email_lead`."""
+    if type_scores.get(SPAM.key, 0.0) >= cuts[SPAM.key]:
+        return float(thresholds.parked - 1)
+    return max(lead_intents(type_scores, cuts, thresholds.warm).values())
+
+
 def company_fit(scorer: IcpScorer, icp_similarity: float) -> float:
     span = max(scorer.sim_high - scorer.sim_low, 1e-6)
     return float(np.clip((icp_similarity - scorer.sim_low) / span, 0.0, 1.0))
@@ -64,10 +80,7 @@ def email_lead(
     icp_similarity: float,
 ) -> EmailLead:
     """The email's lead score and the reasons a rep reads beside it."""
-    warm = scorer.thresholds.warm
-    intents = {
-        key: TYPE_BY_KEY[key].lead_value * calibrated(type_scores.get(key, 0.0), cuts[key], warm) for key in LEAD_TYPES
-    }
+    intents = lead_intents(type_scores, cuts, scorer.thresholds.warm)
     best = max(intents, key=lambda key: intents[key])
     role = MARKETING_ROLE.search(text)
     fit = 0.5 * float(role is not None) + 0.5 * company_fit(scorer, icp_similarity)

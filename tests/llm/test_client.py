@@ -156,7 +156,7 @@ def score(client: LLMClient, item: str):
 def key_for(client: LLMClient, template_id: str, variables: dict, model: str = OLLAMA_SMALL) -> str:
     template = client.prompts.get(template_id)
     request = client.build_request(ROLE, template, template.render(variables), model)
-    return client.request_key(ROLE, template, request)
+    return client.request_key(ROLE, template, variables, request)
 
 
 def assert_metrics_add_up(summary: dict, engine_requests: int) -> None:
@@ -249,10 +249,11 @@ def test_template_edit_changes_the_key_and_invalidates_only_its_answers(harness,
 def test_key_covers_every_option_and_the_schema(harness, server):
     client = harness.client([server])
     template = client.prompts.get("tiny_score")
-    base = client.build_request(ROLE, template, template.render({"item": "a formatter"}), OLLAMA_SMALL)
+    variables = {"item": "a formatter"}
+    base = client.build_request(ROLE, template, template.render(variables), OLLAMA_SMALL)
 
-    def key(**changes) -> str:
-        return client.request_key(ROLE, template, ChatRequest(**{**base.__dict__, **changes}))
+    def key(item: str = "a formatter", **changes) -> str:
+        return client.request_key(ROLE, template, {"item": item}, ChatRequest(**{**base.__dict__, **changes}))
 
     variants = {
         "base": key(),
@@ -261,7 +262,7 @@ def test_key_covers_every_option_and_the_schema(harness, server):
         "seed": key(seed=base.seed + 1),
         "stop": key(stop=("\n\n",)),
         "schema": key(schema={**SCORE_SCHEMA, "required": ["score"]}),
-        "messages": key(messages=template.render({"item": "a formatter "})),
+        "variables": key("a formatter ", messages=template.render({"item": "a formatter "})),
         "model": key(model=BACKUP),
     }
     assert len(set(variants.values())) == len(variants), variants
