@@ -1,7 +1,8 @@
 """The whole analysis of a batch of emails, cheap first: types, rule entities, requests and a
 priority for every email; then the small model for the candidates (priority from
-`llm_min_priority`, highest first), whose grounded entities and requests are merged in, whose
-reply_expected can add a reply the cues missed, and whose summary line is used when grounded.
+`llm_min_priority` and a lead type strong enough for `nurture`, highest priority first), whose
+grounded entities and requests are merged in, whose reply_expected can add a reply the cues
+missed, and whose summary line is used when grounded.
 """
 
 import datetime
@@ -20,6 +21,8 @@ from leadflow.analysis.requests import Request, cheap_requests, merge_requests
 from leadflow.analysis.summary import compose_summary
 from leadflow.llm.client import Completion, LLMClient
 from leadflow.llm.metrics import CallRecord
+from leadflow.scoring.cascade import Thresholds
+from leadflow.scoring.email_leads import lead_ceiling
 
 
 @dataclass(frozen=True)
@@ -104,17 +107,29 @@ def analyze_mails(
     *,
     as_of: datetime.date | None = None,
     llm_min_priority: float = LLM_MIN_PRIORITY,
+    thresholds: Thresholds | None = None,
     max_chars: int = EXTRACT_CHARS,
     on_total: Callable[[int], None] | None = None,
     on_done: Callable[[int], None] | None = None,
 ) -> list[EmailAnalysis]:
-    """One analysis per mail, in order. For progress logs, `on_total(n)` gets the number of
-    candidates before the small model is asked, and `on_done(i)` is called as each candidate's
-    extraction finishes (the i-th candidate, highest priority first)."""
+    """One analysis per mail, in order. The small model is asked about the candidates: a priority
+    from `llm_min_priority` and types that can make a lead of `nurture` or above
+    (`lead_ceiling`), so no model time goes to mail that ends below what a rep looks at. For
+    progress logs, `on_total(n)` gets the number of candidates before the small model is asked,
+    and `on_done(i)` is called as each candidate's extraction finishes (the i-th candidate,
+    highest priority first)."""
     all_scores = typer.type_scores(mails, email_vectors(client, mails))
     all_types = [typer.decided(s) for s in all_scores]
     cheap = [_analysis(m, s, t, as_of) for m, s, t in zip(mails, all_scores, all_types, strict=True)]
-    todo = sorted((i for i, a in enumerate(cheap) if a.priority >= llm_min_priority), key=lambda i: -cheap[i].priority)
+    cuts, thresholds = typer.thresholds, thresholds or Thresholds()
+    todo = sorted(
+        (
+            i
+            for i, a in enumerate(cheap)
+            if a.priority >= llm_min_priority and lead_ceiling(a.type_scores, cuts, thresholds) >= thresholds.nurture
+        ),
+        key=lambda i: -cheap[i].priority,
+    )
     if on_total is not None:
         on_total(len(todo))
     answers = extract(client, [mails[i] for i in todo], max_chars, on_done)

@@ -8,7 +8,7 @@ from leadflow.analysis.features import email_vectors
 from leadflow.analysis.mail import Mail
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.scoring import prefilter
-from leadflow.scoring.email_leads import calibrated, email_lead
+from leadflow.scoring.email_leads import calibrated, email_lead, lead_ceiling
 from leadflow.scoring.embedding import embed_texts, icp_similarities
 from leadflow.scoring.golden import load_golden
 from leadflow.scoring.icp import load_icp
@@ -52,18 +52,27 @@ def leads(model_dir, tmp_path_factory):
     out = {}
     for mail, type_scores, sim in zip(mails, scores, sims, strict=True):
         lead = email_lead(cascade.scorer, type_scores, typer.thresholds, mail.text, float(sim))
-        out[mail.subject] = (lead, cascade.scorer.thresholds.bucket(lead.score))
+        ceiling = lead_ceiling(type_scores, typer.thresholds, cascade.scorer.thresholds)
+        out[mail.subject] = (lead, cascade.scorer.thresholds.bucket(lead.score), ceiling)
     return out
 
 
 def test_a_marketing_hire_at_a_small_software_company_reaches_the_top_buckets(leads):
-    lead, bucket = leads[HIRING.subject]
+    lead, bucket, _ = leads[HIRING.subject]
     assert bucket in ("red_hot", "warm"), lead
     assert lead.reasons[0].startswith("employment") and "marketing/PR role" in lead.reasons[1]
 
 
 def test_newsletters_and_meeting_notes_stay_below_nurture(leads):
     for mail in (NEWSLETTER, LUNCH):
-        lead, bucket = leads[mail.subject]
+        lead, bucket, _ = leads[mail.subject]
         assert bucket in ("parked", "filtered"), (mail.subject, lead)
         assert lead.reasons  # every lead says why
+
+
+def test_the_ceiling_known_before_the_icp_stage_bounds_every_lead_score(leads):
+    """The analysis spends the small model only where the ceiling reaches `nurture`: it must
+    never be below the score the email then gets."""
+    for lead, _, ceiling in leads.values():
+        assert lead.score <= round(ceiling, 2)  # the score is rounded to cents
+    assert leads[HIRING.subject][2] >= PipelineSettings().thresholds().nurture

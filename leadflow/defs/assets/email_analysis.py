@@ -67,6 +67,7 @@ def email_analysis(
                 typer,
                 mails,
                 as_of=max(dates),
+                thresholds=pipeline.thresholds(),
                 on_total=progress.start,
                 on_done=lambda _: progress.advance(),
             )
