@@ -18,6 +18,7 @@ PIPELINE_ASSETS = [
     "quality_metrics",
     "published_leads",
     "export",
+    "lead_report",
 ]
 
 daily_pipeline_job = dg.define_asset_job(
@@ -26,7 +27,8 @@ daily_pipeline_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     description=(
         "raw_signals -> signal_embeddings -> email_analysis -> prefilter_scores -> dossiers -> quality_metrics, then "
-        "published_leads once the blocking checks passed, then export (the day's leads as a CSV file)."
+        "published_leads once the blocking checks passed, then export (the day's leads as a CSV file) and "
+        "lead_report (the same leads as a static HTML page)."
     ),
 )
 

@@ -38,6 +38,11 @@ def partition_dates(context: dg.AssetExecutionContext) -> list[date]:
     return [first + timedelta(days=offset) for offset in range(days)]
 
 
+def span_name(days: list[date]) -> str:
+    """A run's days in a file name: `2026-11-20`, or `2001-07-02_2001-07-25` for a range."""
+    return days[0].isoformat() if len(days) == 1 else f"{days[0]}_{days[-1]}"
+
+
 def check_dates(context) -> list[date]:
     """The partition days an asset check runs for (checks see the run's partition keys)."""
     return [date.fromisoformat(key) for key in context.partition_keys]

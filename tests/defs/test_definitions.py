@@ -14,6 +14,7 @@ def test_definitions_inventory():
         "email_analysis",
         "export",
         "import_file",
+        "lead_report",
         "prefilter_scores",
         "published_leads",
         "quality_metrics",

@@ -7,7 +7,7 @@ and reads the same published views as `leadflow export` (`leadflow.export`).
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from leadflow.defs.partitions import partition_dates, pipeline_asset
+from leadflow.defs.partitions import partition_dates, pipeline_asset, span_name
 from leadflow.defs.resources import PipelineSettings
 from leadflow.export.formats import write_export
 from leadflow.export.leads import published_leads
@@ -30,8 +30,7 @@ def export(
     dates = partition_dates(context)
     with duckdb.get_connection() as conn:
         leads = published_leads(conn, days=dates)
-    span = dates[0].isoformat() if len(dates) == 1 else f"{dates[0]}_{dates[-1]}"
-    written = write_export(leads, "csv", pipeline.exports_folder() / f"leads-{span}.csv")
+    written = write_export(leads, "csv", pipeline.exports_folder() / f"leads-{span_name(dates)}.csv")
     context.log.info(f"{written.rows} published leads written to {written.path}")
     return dg.MaterializeResult(
         metadata={

@@ -1,0 +1,275 @@
+"""The lead browser (`leadflow serve`, a real server process over loopback) in headless Debian
+Chromium driven by Playwright, and the static report of the `lead_report` asset, over a real
+DuckDB file written through the storage layer (raw signals, a published version of scores and
+dossiers with citations): the expected leads, filters and search, a dossier's citations marked
+in the signal, hostile signal text shown as text, and a click on "good" that stores its label
+while another process holds the warehouse writing a run's version and publishing it.
+
+`LEADFLOW_SCREENSHOTS=docs` also writes the screenshots the README shows into docs/.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from leadflow.defs.assets.report import lead_report
+from leadflow.defs.resources import DuckDBWarehouse, PipelineSettings
+from leadflow.paths import PROJECT_ROOT
+from leadflow.storage import schema
+from leadflow.storage.labels import current_labels
+from leadflow.storage.publication import publish
+from leadflow.storage.warehouse import replace_partitions, write_version
+
+DAY = date(2026, 11, 20)
+CHROMIUM = "/usr/bin/chromium"
+HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
+POSTING = (
+    "Acme Analytics is hiring a Senior Data Engineer in Berlin to build our lakehouse. "
+    f"We are a team of 40 engineers. {HOSTILE}"
+)
+COMPANY, TRIGGER = "Acme Analytics", "hiring a Senior Data Engineer"
+# (signal_id, kind, title, company, text, score, bucket): best first.
+LEADS = [
+    ("acct-globex", "account", "Globex", "Globex Corporation", "Globex Corporation, Springfield.", 85.0, "red_hot"),
+    ("job-acme", "job_posting", f"Senior Data Engineer {HOSTILE}", "Acme Analytics", POSTING, 72.0, "warm"),
+    ("mail-acme", "email", "Re: lakehouse pricing", "acmeanalytics.com", "Can we talk pricing?", 45.0, "nurture"),
+    ("job-cook", "job_posting", "Line cook", "Diner", "A line cook for the night shift.", 5.0, "filtered"),
+]
+
+
+def _span(section: str, quote: str) -> dict[str, Any]:
+    start = POSTING.index(quote)
+    return {"signal_id": "job-acme", "start": start, "end": start + len(quote), "quote": quote, "section": section}
+
+
+CITED = [_span("company_summary", COMPANY), _span("trigger", TRIGGER)]
+DOSSIER = {
+    "company_summary": f"{COMPANY} builds a lakehouse in Berlin.",
+    "trigger": f"Acme is {TRIGGER}.",
+    "icp_fit": "Warm fit: a growing data team.",
+    "decision_makers": ["Head of Data"],
+    "suggested_opener": "Congratulations on the new data role.",
+    "risks": "One posting so far.",
+    "citations": {
+        **{s: [] for s in ("icp_fit", "decision_makers", "suggested_opener", "risks")},
+        **{span["section"]: [{k: v for k, v in span.items() if k != "section"}] for span in CITED},
+    },
+}
+
+
+def _rows(name: str, rows: list[dict[str, Any]]):
+    return schema.frame(name, [{column: None for column in schema.table(name).written} | row for row in rows])
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    database = tmp_path_factory.mktemp("browser") / "leadflow.duckdb"
+    raw, scores = [], []
+    for signal_id, kind, title, company, text, score, bucket in LEADS:
+        attributes = {"from": f"bo@{company}"} if kind == "email" else {}
+        key = {"partition_date": DAY, "signal_id": signal_id, "kind": kind, "title": title, "run_id": "run-a"}
+        raw.append(key | {"source": "test", "company": company, "text": text, "attributes": json.dumps(attributes)})
+        scores.append(
+            key
+            | {"cheap_score": score, "final_score": score, "bucket": bucket, "icp_similarity": 0.6, "rule_hit": False}
+            | {"reasons": json.dumps(["a data team"]), "llm_used": False}
+        )
+    dossier = {"partition_date": DAY, "signal_id": "job-acme", "title": LEADS[1][2], "final_score": 72.0}
+    dossier |= {"bucket": "warm", "dossier": json.dumps(DOSSIER), "account": "acme analytics", "run_id": "run-a"}
+    dossier |= {"evidence": json.dumps({"company": COMPANY})}
+    with duckdb.connect(str(database)) as conn:
+        replace_partitions(conn, "raw_signals", [DAY], _rows("raw_signals", raw))
+        write_version(conn, "prefilter_scores", [DAY], "run-a", _rows("prefilter_scores", scores))
+        write_version(conn, "dossiers", [DAY], "run-a", _rows("dossiers", [dossier]))
+        publish(conn, {DAY: "run-a"})
+    return database
+
+
+def _ids(page: Page) -> list[str]:
+    return page.locator("tr.lead-row").evaluate_all("rows => rows.map(r => r.dataset.signalId)")
+
+
+def _shot(page: Page, tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    page.screenshot(path=str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("LEADFLOW_SCREENSHOTS") == "docs":
+        shutil.copy(path, PROJECT_ROOT / "docs" / name)
+
+
+# ---- the static report ------------------------------------------------------------------------
+
+
+def test_the_lead_report_asset_writes_the_runs_leads_as_one_owner_only_page(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    result = dg.materialize(
+        [lead_report],
+        partition_key=DAY.isoformat(),
+        resources={
+            "duckdb": DuckDBWarehouse(database=str(warehouse)),
+            "pipeline": PipelineSettings(exports_dir=str(exports)),
+        },
+    )
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("lead_report")
+    meta = materialization.metadata
+    path = Path(str(meta["path"].value))
+    assert path == exports / f"leads-{DAY}.html" and meta["url"].value == path.resolve().as_uri()
+    assert (meta["leads"].value, meta["detailed"].value) == (4, 3)  # the filtered lead has no detail
+    assert path.stat().st_mode & 0o777 == 0o600
+    page = path.read_text(encoding="utf-8")
+    assert "<script" not in page and "&lt;script&gt;" in page  # hostile text escaped, and the page has no script
+    for signal_id, *_ in LEADS:
+        assert f'data-signal-id="{signal_id}"' in page
+    marked = re.findall(r'<mark class="cite cite-(\w+)"[^>]*>([^<]*)</mark>', page)
+    assert marked == [("company_summary", COMPANY), ("trigger", TRIGGER)]
+
+
+# ---- the browser, in Chromium -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(warehouse) -> Iterator[str]:
+    """`leadflow serve` on a free port; yields the address it printed (with its token)."""
+    env = os.environ | {"LEADFLOW_DUCKDB_PATH": str(warehouse)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leadflow.cli", "serve", "--port", "0", "--by", "tester"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        found = re.search(r"open (http://127\.0\.0\.1:\d+/\?token=\S+)", line)
+        assert found, line
+        yield found.group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 640})
+    page = context.new_page()
+    page.goto(server)  # the token becomes a cookie, the address loses it
+    yield page
+    context.close()
+
+
+def test_the_leads_filters_search_and_a_dossier_with_its_citations_marked(page, server, tmp_path):
+    assert "token" not in page.url
+    assert _ids(page) == [signal_id for signal_id, *_ in LEADS]  # best first
+    expect(page.locator(".count")).to_have_text("4 of 4 published leads")
+    row = page.locator('tr[data-signal-id="job-acme"] .lead-title')
+    expect(row).to_have_text(f"Senior Data Engineer {HOSTILE}")  # shown as text, not run
+    assert page.title() != "pwned"
+    _shot(page, tmp_path, "lead-browser.png")
+
+    page.select_option('select[name="bucket"]', "warm")
+    page.click('button[type="submit"]')
+    assert _ids(page) == ["job-acme"]
+    page.goto(server.split("?")[0] + "?q=globex+springfield")  # search: every word, anywhere in the lead
+    assert _ids(page) == []  # the city is in the signal text, not in what search reads
+    page.goto(server.split("?")[0] + "?q=GLOBEX")
+    assert _ids(page) == ["acct-globex"]
+    page.select_option('select[name="kind"]', "email")
+    page.fill('input[name="q"]', "")
+    page.click('button[type="submit"]')
+    assert _ids(page) == ["mail-acme"]
+
+    page.goto(server.split("?")[0])
+    page.click('tr[data-signal-id="job-acme"] .lead-title')
+    expect(page.locator("article.lead h2")).to_have_text(f"Senior Data Engineer {HOSTILE}")
+    marks = page.locator("pre.signal-text mark.cite")
+    assert marks.all_inner_texts() == [COMPANY, TRIGGER]
+    assert marks.evaluate_all("ms => ms.map(m => m.dataset.sections)") == ["company_summary", "trigger"]
+    expect(page.locator("pre.signal-text")).to_contain_text(HOSTILE)
+    expect(page.locator(".dossier-section")).to_have_count(6)
+    expect(page.locator(".explanation")).to_contain_text("score 72.0 (warm)")
+    expect(page.locator(".account")).to_contain_text("Acme Analytics")
+    assert page.title() != "pwned"
+    _shot(page, tmp_path, "lead-browser-lead.png")
+
+
+# A pipeline run's write in a process of its own: a new version of the day's scores and dossiers
+# written, the warehouse held (as a run holds it while it writes) until told, then published.
+RUN = """
+import sys
+from datetime import date
+from leadflow.defs.resources import DuckDBWarehouse
+from leadflow.storage import schema
+from leadflow.storage.publication import publish
+from leadflow.storage.warehouse import write_version
+day = date.fromisoformat(sys.argv[2])
+with DuckDBWarehouse(database=sys.argv[1]).get_connection() as conn:
+    for name in ("prefilter_scores", "dossiers"):
+        rows = conn.execute(f"SELECT * FROM {name} WHERE run_id = 'run-a'").df()
+        rows["run_id"] = "run-b"
+        rows["final_score"] += 1
+        write_version(conn, name, [day], "run-b", schema.frame(name, rows.to_dict("records")))
+    print("WRITING", flush=True)
+    sys.stdin.readline()
+    publish(conn, {day: "run-b"})
+"""
+
+
+def test_a_good_click_while_a_run_writes_waits_for_the_run_then_stores_the_label(page, warehouse):
+    run = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(warehouse), DAY.isoformat()],
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert run.stdout is not None and run.stdout.readline().strip() == "WRITING"
+        with pytest.raises(duckdb.IOException, match="Could not set lock"):  # the run holds the file
+            duckdb.connect(str(warehouse), read_only=True)
+        labeling = page.locator('tr[data-signal-id="job-acme"] .labeling')
+        labeling.locator("button.good").click()
+        status = labeling.locator("[data-label-status]")
+        expect(status).to_have_text("saving…")
+        page.wait_for_timeout(1000)
+        expect(status).to_have_text("saving…")  # still waiting for the run, not failed
+        assert run.stdin is not None
+        run.stdin.close()  # the run publishes and lets go
+        expect(status).to_have_text("good", timeout=30_000)
+        assert run.wait(timeout=30) == 0
+    finally:
+        run.kill()
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        [label] = current_labels(conn).to_dict("records")
+        published = conn.execute("SELECT DISTINCT run_id FROM leads").fetchall()
+    assert (label["signal_id"], label["label"], label["source"], label["labeled_by"]) == (
+        "job-acme",
+        "good",
+        "browser",
+        "tester",
+    )
+    assert published == [("run-b",)]  # the run's write landed whole
+    page.reload()
+    expect(page.locator('tr[data-signal-id="job-acme"] [data-label-status]')).to_have_text("good")
+    expect(page.locator('tr[data-signal-id="job-acme"] td.score')).to_have_text("73.0")  # the run's version
