@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import duckdb
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from leadflow.browser.leads import Filters, LeadList, lead_detail, list_leads
 from leadflow.browser.render import STATIC, render
-from leadflow.storage.connections import LOCK_WAIT_S, WarehouseMissing, waiting_connection
+from leadflow.storage.connections import LOCK_WAIT_S, WarehouseMissing, is_lock_conflict, waiting_connection
 from leadflow.storage.labels import LABELS, Label, LabelError, write_labels
 
 LOOPBACK = "127.0.0.1"  # the only address served
@@ -124,7 +125,17 @@ def create_app(settings: BrowserSettings) -> Starlette:
             return JSONResponse({"error": str(exc)}, 503)
         return JSONResponse({"signal_id": label.signal_id, "label": label.label})
 
+    def warehouse_error(request: Request, exc: Exception) -> Response:
+        """A run that held the warehouse past the wait: busy, try again (any other error: 500)."""
+        busy = is_lock_conflict(exc)
+        message = "The warehouse stayed busy (a pipeline run is writing): try again." if busy else str(exc)
+        status = 503 if busy else 500
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, status)
+        return page("message.html", status, title="Busy" if busy else "Error", message=message)
+
     return Starlette(
+        exception_handlers={duckdb.Error: warehouse_error},
         routes=[
             Route("/", leads_page),
             Route("/lead/{signal_id:path}", lead_page),

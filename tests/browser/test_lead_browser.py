@@ -12,8 +12,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -21,9 +24,12 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import httpx
 import pytest
+import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from leadflow.browser.app import BrowserSettings, create_app
 from leadflow.defs.assets.report import lead_report
 from leadflow.defs.resources import DuckDBWarehouse, PipelineSettings
 from leadflow.paths import PROJECT_ROOT
@@ -219,12 +225,12 @@ def test_the_leads_filters_search_and_a_dossier_with_its_citations_marked(page, 
 RUN = """
 import sys
 from datetime import date
-from leadflow.defs.resources import DuckDBWarehouse
+import duckdb
 from leadflow.storage import schema
 from leadflow.storage.publication import publish
 from leadflow.storage.warehouse import write_version
 day = date.fromisoformat(sys.argv[2])
-with DuckDBWarehouse(database=sys.argv[1]).get_connection() as conn:
+with duckdb.connect(sys.argv[1]) as conn:
     for name in ("prefilter_scores", "dossiers"):
         rows = conn.execute(f"SELECT * FROM {name} WHERE run_id = 'run-a'").df()
         rows["run_id"] = "run-b"
@@ -273,3 +279,49 @@ def test_a_good_click_while_a_run_writes_waits_for_the_run_then_stores_the_label
     page.reload()
     expect(page.locator('tr[data-signal-id="job-acme"] [data-label-status]')).to_have_text("good")
     expect(page.locator('tr[data-signal-id="job-acme"] td.score')).to_have_text("73.0")  # the run's version
+
+
+@pytest.fixture
+def short_wait_server(warehouse, tmp_path) -> Iterator[tuple[str, Path]]:
+    """The app over a copy of the warehouse, served over loopback, waiting at most 0.5 s for a writer."""
+    database = tmp_path / "leadflow.duckdb"
+    shutil.copy(warehouse, database)
+    settings = BrowserSettings(database=str(database), labeled_by="tester", token="t0ken", wait_s=0.5)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", database
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_no_token_no_page_and_a_run_that_holds_the_warehouse_past_the_wait_is_busy_not_an_error(short_wait_server):
+    address, database = short_wait_server
+    assert httpx.get(f"{address}/").status_code == 403
+    assert httpx.post(f"{address}/api/labels", json={"signal_id": "job-acme", "label": "good"}).status_code == 403
+    client = httpx.Client(base_url=address, cookies={"leadflow_token": "t0ken"})
+    assert client.get("/").status_code == 200
+    assert client.post("/api/labels", data={"signal_id": "job-acme"}).status_code == 415  # a form: not JSON
+    run = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(database), DAY.isoformat()],
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert run.stdout is not None and run.stdout.readline().strip() == "WRITING"
+        page = client.get("/")
+        answer = client.post("/api/labels", json={"signal_id": "job-acme", "label": "good"})
+    finally:
+        run.kill()
+        run.wait()
+    assert page.status_code == 503 and "a pipeline run is writing" in page.text
+    assert answer.status_code == 503 and "try again" in answer.json()["error"]
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
