@@ -10,7 +10,7 @@ builds, has none. An empty path means the bundled file or one in the data dir.
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Self
 
@@ -32,6 +32,7 @@ from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR, data_dir, resolve
 from leadflow.scoring.cascade import Thresholds
 from leadflow.storage.connections import DUCKDB_WAL
 from leadflow.storage.private import private_file, private_parent
+from leadflow.storage.writer_lease import writer_lease
 
 _CLIENT = ClientSettings()
 _THRESHOLDS = Thresholds()
@@ -103,6 +104,14 @@ class DuckDBWarehouse(DuckDBResource, EnvResource):
     database: str = setting(
         "", "The warehouse file; empty = `$LEADFLOW_HOME/leadflow.duckdb`.", env="LEADFLOW_DUCKDB_PATH"
     )
+    writer_lease_url: str = setting(
+        "",
+        "PostgreSQL URL of the cluster-wide writer lease (`postgresql://user@host/db`): workers on several hosts "
+        "then write one warehouse file on shared storage, one connection at a time (docs/scaling.md); "
+        "empty = one host, DuckDB's own file lock.",
+        env="LEADFLOW_WAREHOUSE_LEASE_URL",
+        secret=True,
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Self:
@@ -119,8 +128,12 @@ class DuckDBWarehouse(DuckDBResource, EnvResource):
         on_disk = not self.database.startswith(":memory:")
         if on_disk:
             private_parent(self.database)
+        lease_url = _secret(self.writer_lease_url)
         try:
-            with super().get_connection() as conn:
+            with (
+                writer_lease(lease_url, self.database) if lease_url else nullcontext(),
+                super().get_connection() as conn,
+            ):
                 if on_disk:
                     private_file(self.database, DUCKDB_WAL)
                 yield conn

@@ -34,6 +34,7 @@ def test_readme_configuration_table_is_generated_from_the_settings():
 def test_todays_environment_variables_are_all_declared():
     assert set(ENV_VARS) == {
         "LEADFLOW_DUCKDB_PATH",
+        "LEADFLOW_WAREHOUSE_LEASE_URL",
         "LEADFLOW_LLM_BACKEND",
         "OLLAMA_BASE_URL",
         "LEADFLOW_LLM_BASE_URLS",

@@ -1,0 +1,57 @@
+"""The machine's PostgreSQL, Redis and RabbitMQ for the cluster-profile tests.
+
+`scripts/ensure-services.sh` starts the ones not listening (CI's machine has them). A test
+works in a PostgreSQL database of its own, dropped afterwards, so it never meets a user's
+tables or another test's. Tests fail, never skip, when a service cannot be had.
+"""
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+
+from leadflow.paths import PROJECT_ROOT
+
+POSTGRES_URL = os.environ.get("LEADFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+RABBITMQ_URL = os.environ.get("LEADFLOW_TEST_RABBITMQ_URL", "pyamqp://guest:guest@127.0.0.1:5672//")
+PORTS = {"PostgreSQL": 5432, "Redis": 6379, "RabbitMQ": 5672}
+ENSURE = PROJECT_ROOT / "scripts" / "ensure-services.sh"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def ensure_services() -> None:
+    """Every service listening, started by the script when one is not."""
+    if not all(_listening(port) for port in PORTS.values()):
+        subprocess.run(["bash", str(ENSURE)], check=True, timeout=180)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@contextmanager
+def scratch_database(prefix: str = "leadflow_test") -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped (connections and all) on exit."""
+    ensure_services()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(POSTGRES_URL)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield _with_database(POSTGRES_URL, name)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
