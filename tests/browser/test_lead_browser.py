@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -242,9 +243,11 @@ with duckdb.connect(sys.argv[1]) as conn:
 """
 
 
-def test_a_good_click_while_a_run_writes_waits_for_the_run_then_stores_the_label(page, warehouse):
+@contextmanager
+def _run_writing(database: Path) -> Iterator[subprocess.Popen[str]]:
+    """RUN in a process of its own, once it holds the warehouse; closing its stdin lets it publish."""
     run = subprocess.Popen(
-        [sys.executable, "-c", RUN, str(warehouse), DAY.isoformat()],
+        [sys.executable, "-c", RUN, str(database), DAY.isoformat()],
         cwd=PROJECT_ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -252,6 +255,14 @@ def test_a_good_click_while_a_run_writes_waits_for_the_run_then_stores_the_label
     )
     try:
         assert run.stdout is not None and run.stdout.readline().strip() == "WRITING"
+        yield run
+    finally:
+        run.kill()
+        run.wait()
+
+
+def test_a_good_click_while_a_run_writes_waits_for_the_run_then_stores_the_label(page, warehouse):
+    with _run_writing(warehouse) as run:
         with pytest.raises(duckdb.IOException, match="Could not set lock"):  # the run holds the file
             duckdb.connect(str(warehouse), read_only=True)
         labeling = page.locator('tr[data-signal-id="job-acme"] .labeling')
@@ -264,8 +275,6 @@ def test_a_good_click_while_a_run_writes_waits_for_the_run_then_stores_the_label
         run.stdin.close()  # the run publishes and lets go
         expect(status).to_have_text("good", timeout=30_000)
         assert run.wait(timeout=30) == 0
-    finally:
-        run.kill()
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         [label] = current_labels(conn).to_dict("records")
         published = conn.execute("SELECT DISTINCT run_id FROM leads").fetchall()
@@ -308,20 +317,9 @@ def test_no_token_no_page_and_a_run_that_holds_the_warehouse_past_the_wait_is_bu
     client = httpx.Client(base_url=address, cookies={"leadflow_token": "t0ken"})
     assert client.get("/").status_code == 200
     assert client.post("/api/labels", data={"signal_id": "job-acme"}).status_code == 415  # a form: not JSON
-    run = subprocess.Popen(
-        [sys.executable, "-c", RUN, str(database), DAY.isoformat()],
-        cwd=PROJECT_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert run.stdout is not None and run.stdout.readline().strip() == "WRITING"
+    with _run_writing(database):
         page = client.get("/")
         answer = client.post("/api/labels", json={"signal_id": "job-acme", "label": "good"})
-    finally:
-        run.kill()
-        run.wait()
     assert page.status_code == 503 and "a pipeline run is writing" in page.text
     assert answer.status_code == 503 and "try again" in answer.json()["error"]
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
