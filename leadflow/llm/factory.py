@@ -16,6 +16,7 @@ from leadflow.llm.backends.openai import OpenAIBackend
 from leadflow.llm.cache import build_cache
 from leadflow.llm.catalog import ROLES, Catalog, load_catalog
 from leadflow.llm.client import ClientSettings, LLMClient
+from leadflow.llm.concurrency import AUTO_SLOTS, SizingStore
 from leadflow.llm.pool import EndpointPool
 from leadflow.llm.prompts import PromptLibrary
 
@@ -32,7 +33,8 @@ class LLMSettings:
     embed_backend: str  # "" = same as `backend`
     embed_base_urls: tuple[str, ...]  # () = same as `base_urls`
     api_key: str = field(repr=False)
-    max_concurrency: int
+    max_concurrency: int  # 0 = sized to the engine (`concurrency`)
+    concurrency_path: str  # where calibrated concurrencies are remembered; "" = nowhere
     threads: int
     model_dir: str
     catalog_path: str
@@ -47,7 +49,8 @@ class LLMSettings:
 
 def _backends(kind: str, urls: tuple[str, ...], settings: LLMSettings, catalog: Catalog) -> list[Backend]:
     if kind == "embedded":
-        return [EmbeddedBackend(catalog, Path(settings.model_dir), settings.max_concurrency, settings.threads)]
+        slots = settings.max_concurrency or AUTO_SLOTS
+        return [EmbeddedBackend(catalog, Path(settings.model_dir), slots, settings.threads)]
     if not urls:
         raise ValueError(f"backend {kind!r} needs at least one base URL")
     if kind == "ollama":
@@ -66,12 +69,14 @@ def build_client(settings: LLMSettings) -> LLMClient:
         if embed_kind == settings.backend and not settings.embed_base_urls
         else _backends(embed_kind, settings.embed_base_urls or settings.base_urls, settings, catalog)
     )
+    store = SizingStore(Path(settings.concurrency_path)) if settings.concurrency_path else None
     pools = {
         role: EndpointPool(
             embed if role == "embed" else chat,
             max_concurrency=settings.max_concurrency,
             circuit_failures=settings.client.circuit_failures,
             circuit_cooldown_s=settings.client.circuit_cooldown_s,
+            sizing_store=store,
         )
         for role in ROLES
     }

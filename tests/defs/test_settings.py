@@ -67,7 +67,8 @@ def test_defaults_without_environment(clean_env):
     settings = LLMResource.from_env().settings()
     assert settings.backend == "embedded" and settings.base_urls == ()
     assert settings.threads == min(os.cpu_count() or 2, 8)
-    assert settings.max_concurrency == 2 and settings.cache_memory_mb == 64
+    assert settings.max_concurrency == 0 and settings.cache_memory_mb == 64  # 0: sized to the engine
+    assert settings.concurrency_path == str(clean_env / "concurrency.json")
     assert settings.model_dir == str(clean_env / "models")
     assert settings.cache_path == str(clean_env / "llm_cache.sqlite")
     assert settings.prompts_dir == str(PROMPTS_DIR)
@@ -154,7 +155,7 @@ def test_secrets_are_dagster_env_vars_and_in_no_repr(clean_env, monkeypatch):
         assert settings.api_key == api_key and password in settings.redis_url  # the values are kept
         for shown in (repr(llm), str(llm), repr(settings), str(settings)):
             assert api_key not in shown and password not in shown
-        assert "max_concurrency=2" in repr(llm) and "max_concurrency=2" in repr(settings)  # the rest is shown
+        assert "max_concurrency=0" in repr(llm) and "max_concurrency=0" in repr(settings)  # the rest is shown
 
 
 def test_email_text_is_redacted_unless_turned_off(clean_env, monkeypatch):

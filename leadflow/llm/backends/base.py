@@ -27,6 +27,9 @@ class Backend(ABC):
 
     kind: str
     endpoint: str
+    # True where leadflow chooses the slot count itself (the embedded engine): the pool then
+    # calibrates below it instead of taking it as the bound.
+    tunable_slots: bool = False
 
     @abstractmethod
     def chat(self, request: ChatRequest, timeouts: Timeouts, cancel: Cancellation | None = None) -> ChatResponse:
@@ -42,6 +45,14 @@ class Backend(ABC):
     @abstractmethod
     def model_digest(self, model: str) -> str:
         """A digest of the model's weights: part of every cache key."""
+
+    def parallel_slots(self) -> int | None:
+        """How many requests the server runs at once, if it says (None: calibrate)."""
+        return None
+
+    def sizing_context(self) -> str:
+        """What else the best concurrency depends on (part of its remembered key)."""
+        return ""
 
     def loaded_context(self, model: str) -> int | None:
         """The context size the model is loaded with now, if the server reports it."""

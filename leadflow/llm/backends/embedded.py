@@ -80,6 +80,7 @@ def _check_error(result: dict) -> dict:
 
 class EmbeddedBackend(Backend):
     kind = "embedded"
+    tunable_slots = True
 
     def __init__(self, catalog: Catalog, model_dir: Path, n_parallel: int = 2, threads: int = 2):
         self.catalog = catalog
@@ -120,6 +121,12 @@ class EmbeddedBackend(Backend):
 
     def model_digest(self, model: str) -> str:
         return "sha256:" + verified_digest(self.model_path(model))
+
+    def parallel_slots(self) -> int:
+        return self.n_parallel
+
+    def sizing_context(self) -> str:
+        return f"threads={self.threads}"
 
     def warm(self, model: str, keep_alive: str, embedding: bool = False) -> float:
         return self.engine(model, embedding=embedding).load_s

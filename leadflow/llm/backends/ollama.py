@@ -6,6 +6,7 @@ The native API (not Ollama's OpenAI shim) is used because only it takes `num_ctx
 """
 
 import json
+import os
 import time
 
 from leadflow.llm.backends.base import HttpBackend
@@ -131,6 +132,12 @@ class OllamaBackend(HttpBackend):
             return self._digests[model]
         except KeyError:
             raise ModelMissing(model, self.endpoint, f"run `ollama pull {model}` on that host") from None
+
+    def parallel_slots(self) -> int | None:
+        """Ollama's API does not tell its parallelism; the operator's `OLLAMA_NUM_PARALLEL`
+        (the variable the server reads) does, when it is set here too."""
+        raw = os.environ.get("OLLAMA_NUM_PARALLEL", "").strip()
+        return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
     def loaded_context(self, model: str) -> int | None:
         try:

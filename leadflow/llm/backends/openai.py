@@ -19,9 +19,12 @@ from leadflow.llm.types import (
     LLMError,
     ModelInfo,
     ModelMissing,
+    RequestRejected,
     RetryableError,
     Timeouts,
 )
+
+SIZING_TIMEOUTS = Timeouts(connect_s=2, first_token_s=5)
 
 
 class OpenAIBackend(HttpBackend):
@@ -148,6 +151,18 @@ class OpenAIBackend(HttpBackend):
 
     def model_digest(self, model: str) -> str:
         return self._info(model).digest
+
+    def parallel_slots(self) -> int | None:
+        """llama.cpp's server lists its slots at `/slots`; vLLM and others have no such route."""
+        try:
+            slots = self._get_json("/slots", SIZING_TIMEOUTS)
+        except (ModelMissing, RequestRejected):  # 404 (no such route), 401/403
+            return None
+        except RetryableError as exc:
+            if exc.status == 501:  # llama.cpp started with --no-slots
+                return None
+            raise
+        return len(slots) if isinstance(slots, list) and slots else None
 
     def health(self, models: list[str]) -> HealthReport:
         report = HealthReport(endpoint=self.endpoint, kind=self.kind, reachable=False)
