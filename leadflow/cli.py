@@ -1,6 +1,5 @@
 """`leadflow` command line: the demo, your own files (`import`, `sources`), exports of the
-published leads (`export`), labels (`label`), the lead browser (`serve`), backfills, rollback,
-health (`doctor`) and cache care.
+published leads (`export`), backfills, rollback, health (`doctor`) and cache care.
 
 The demo runs the real Dagster job in-process against the data home's instance
 (`$LEADFLOW_HOME/dagster`, leadflow/instance.py), so its runs show up in `make ui`.
@@ -16,7 +15,7 @@ from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
-from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
+from leadflow.defs.constants import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from leadflow.export.formats import FORMATS as EXPORT_FORMATS
 from leadflow.ingest.sources import FORMATS, SourceConfigError
 from leadflow.storage.labels import LABELS
@@ -71,21 +70,32 @@ def _signal_dates(sources_path, limit_emails_to_month: bool) -> tuple[list[date]
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
-def _run(job, instance, first: date, last: date):
-    tags = {}
-    kwargs = {}
+def _execute(instance, job_name: str, tags: dict[str, str], run_config: dict | None = None):
+    """A run of the code location's job, created as the UI creates one (so it shows in the UI's
+    timeline and the job's runs) and executed here; a failed run is recorded in `incidents`
+    before the CLI exits with its reason."""
+    from leadflow.defs.resources import DuckDBWarehouse
+    from leadflow.defs.sensors import failure_reason, record_incidents
+    from leadflow.runs import execute
+
+    result = execute(instance, job_name, tags=tags, run_config={**QUIET_RUN_CONFIG, **(run_config or {})})
+    if not result.success:
+        record_incidents(instance, DuckDBWarehouse.from_env().get_connection)
+        raise SystemExit(
+            f"run {result.run_id} of {job_name} failed (recorded in incidents; `make ui` has its logs): "
+            f"{failure_reason(instance, result.run_id)}"
+        )
+    return result
+
+
+def _run(instance, first: date, last: date):
+    """One daily_pipeline run over first..last (one partition, or a single-run range)."""
     if first == last:
-        kwargs["partition_key"] = first.isoformat()
+        tags = {PARTITION_TAG: first.isoformat()}
     else:
         tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
     print(f"--> materializing {first}..{last} ({(last - first).days + 1} partition(s))", flush=True)
-    result = job.execute_in_process(
-        instance=instance, tags=tags, raise_on_error=False, run_config=QUIET_RUN_CONFIG, **kwargs
-    )
-    if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        raise SystemExit(f"run {result.run_id} failed at {failed}; see `make ui` for the logs")
-    return result
+    return _execute(instance, "daily_pipeline", tags)
 
 
 def demo(args) -> None:
@@ -93,7 +103,6 @@ def demo(args) -> None:
     started = time.perf_counter()
     instance = _instance()
     defs = _definitions()
-    job = defs.resolve_job_def("daily_pipeline")
     llm = defs.resources["llm"]
     print("--> checking models and engine (first run assembles and verifies the model files)", flush=True)
     client = llm.client()
@@ -108,10 +117,10 @@ def demo(args) -> None:
     import_days, email_range = _signal_dates(pipeline.sources_file(), limit_emails_to_month=not args.all)
     partitions = []
     for day in import_days:
-        _run(job, instance, day, day)
+        _run(instance, day, day)
         partitions.append((day, day))
     if email_range:
-        _run(job, instance, *email_range)
+        _run(instance, *email_range)
         partitions.append(email_range)
     print_summary(defs, client, partitions, time.perf_counter() - started)
 
@@ -176,7 +185,7 @@ def import_files(args) -> None:
             f"    one run over {days[0]}..{days[-1]}: {len(days)} of its {partitions} days hold this import's signals"
         )
     client = defs.resources["llm"].client()
-    _run(defs.resolve_job_def("daily_pipeline"), instance, days[0], days[-1])
+    _run(instance, days[0], days[-1])
     print_summary(defs, client, [(days[0], days[-1])], time.perf_counter() - started, title="import")
 
 
@@ -260,19 +269,6 @@ def label_cmd(args) -> None:
         print(f"  rejected line {reject.line} ({reject.signal_id or 'no signal_id'}): {reject.reason}")
     if rejects:
         raise SystemExit(f"leadflow label: {len(rejects)} row(s) of {args.file} rejected, the others stored")
-
-
-def serve_cmd(args) -> None:
-    """The lead browser over the published views, on 127.0.0.1, until Ctrl-C."""
-    from leadflow.browser.app import BrowserSettings, new_token, serve
-    from leadflow.defs.resources import DuckDBWarehouse
-
-    settings = BrowserSettings(database=DuckDBWarehouse.from_env().database, labeled_by=args.by, token=new_token())
-
-    def announce(address: str) -> None:
-        print(f"lead browser: open {address}  (labels by {args.by}; Ctrl-C stops it)", flush=True)
-
-    serve(settings, args.port, announce)
 
 
 def print_summary(defs, client, partitions, wall_s: float, title: str = "demo") -> None:
@@ -359,24 +355,32 @@ def backfill(args) -> None:
     """
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     instance = _instance()
-    job = _definitions().resolve_job_def("daily_pipeline")
     first, last = date.fromisoformat(args.start), date.fromisoformat(args.end)
     chunk = timedelta(days=args.chunk_days) if args.chunk_days else (last - first) + timedelta(days=1)
     started = time.perf_counter()
     while first <= last:
         chunk_end = min(first + chunk - timedelta(days=1), last)
-        _run(job, instance, first, chunk_end)
+        _run(instance, first, chunk_end)
         first = chunk_end + timedelta(days=1)
     print(f"backfill {args.start}..{args.end} done in {time.perf_counter() - started:.1f}s")
 
 
 def rollback_cmd(args) -> None:
-    from leadflow.storage.publication import rollback
+    """A run of the rollback_partition job for the day (so the UI lists it), then what it restored."""
+    import dagster as dg
 
-    duckdb_resource = _definitions().resources["duckdb"]
-    with duckdb_resource.get_connection() as conn:
-        from_run, to_run = rollback(conn, date.fromisoformat(args.date), note=args.note)
-    print(f"{args.date}: published version {from_run} -> {to_run}")
+    from leadflow.defs.jobs import restored_version_text
+
+    day = date.fromisoformat(args.date).isoformat()
+    config = {"ops": {"rollback_published_version": {"config": {"note": args.note}}}}
+    result = _execute(_instance(), "rollback_partition", {PARTITION_TAG: day}, config)
+    [observation] = [
+        event.asset_observation_data.asset_observation
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.ASSET_OBSERVATION
+    ]
+    versions = {key: entry.value for key, entry in observation.metadata.items()}
+    print(restored_version_text(day, versions["rollback/from_version"], versions["rollback/restored_version"]))
 
 
 def cache(args) -> None:
@@ -441,10 +445,6 @@ def main(argv: list[str] | None = None) -> None:
     p_label.add_argument("--by", default=getpass.getuser(), help="who judged (default: your user name)")
     p_label.add_argument("--note", default="", help="why, in a few words")
     p_label.set_defaults(func=label_cmd)
-    p_serve = sub.add_parser("serve", help="the lead browser: published leads, dossiers and good/bad labels")
-    p_serve.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
-    p_serve.add_argument("--by", default=getpass.getuser(), help="who the labels given there are by")
-    p_serve.set_defaults(func=serve_cmd)
     p_cache = sub.add_parser("cache", help="response cache: stats, clear, expire")
     p_cache.add_argument("action", choices=["stats", "clear", "expire"])
     p_cache.add_argument("--kind", choices=["classification", "dossier", "embedding"], default=None)

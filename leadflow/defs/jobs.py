@@ -4,11 +4,13 @@ from datetime import date
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from leadflow.defs.partitions import daily_partitions
 from leadflow.defs.resources import LLMResource
 from leadflow.storage.publication import rollback
 
+PUBLISHED_LEADS = "published_leads"
 PIPELINE_ASSETS = [
     "raw_signals",
     "signal_embeddings",
@@ -16,7 +18,7 @@ PIPELINE_ASSETS = [
     "prefilter_scores",
     "dossiers",
     "quality_metrics",
-    "published_leads",
+    PUBLISHED_LEADS,
     "export",
     "lead_report",
 ]
@@ -34,18 +36,49 @@ daily_pipeline_job = dg.define_asset_job(
 
 
 class RollbackConfig(dg.Config):
-    partition_date: str  # YYYY-MM-DD
-    note: str = "manual rollback"
+    """The partition is picked in the launchpad (the job is partitioned by day)."""
+
+    note: str = Field(default="manual rollback", description="Why: kept with the publication history.")
 
 
-@dg.op(description="Points the partition's published views back at the version published before.")
+def restored_version_text(day: str, from_run: str | None, to_run: str | None) -> str:
+    """What a rollback did, in words: the version it replaced and the one it restored."""
+    restored = f"restores version {to_run}" if to_run else "no earlier version: the day is now unpublished"
+    return f"{day}: published version {from_run} rolled back, {restored}"
+
+
+@dg.op(
+    description=(
+        "Points the partition's published views (leads, dossiers) back at the version published before the "
+        "current one (a version is the run that wrote it), and records on published_leads which one it restored."
+    )
+)
 def rollback_published_version(context: dg.OpExecutionContext, config: RollbackConfig, duckdb: DuckDBResource) -> None:
+    day = context.partition_key
     with duckdb.get_connection() as conn:
-        from_run, to_run = rollback(conn, date.fromisoformat(config.partition_date), note=config.note)
-    context.log.info(f"{config.partition_date}: published version {from_run} -> {to_run}")
+        from_run, to_run = rollback(conn, date.fromisoformat(day), note=config.note)
+    context.log.info(restored_version_text(day, from_run, to_run))
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=PUBLISHED_LEADS,
+            partition=day,
+            metadata={
+                "rollback/from_version": from_run,
+                "rollback/restored_version": to_run,
+                "rollback/note": config.note,
+            },
+        )
+    )
 
 
-@dg.job(description="Restore the previously published version of one partition (leads, dossiers).")
+@dg.job(
+    partitions_def=daily_partitions,
+    description=(
+        "Restore the previously published version of one day (pick it in the launchpad's partition picker): its "
+        "leads and dossiers are served from the version published before the current one; repeat to step further "
+        "back. The run's log and published_leads' observation for that day name both versions."
+    ),
+)
 def rollback_partition():
     rollback_published_version()
 

@@ -5,8 +5,19 @@ from datetime import date, timedelta
 import dagster as dg
 
 from leadflow.defs.constants import DUCKDB_WRITE_POOL
+from leadflow.defs.resources import PipelineSettings
 
-PARTITIONS_START = "1997-01-01"  # the oldest business email in the sample archive is from 1997
+
+def first_partition() -> str:
+    """The first daily partition: `pipeline.first_partition` (LEADFLOW_FIRST_PARTITION), checked."""
+    value = PipelineSettings.from_env().first_partition
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"LEADFLOW_FIRST_PARTITION must be a date, YYYY-MM-DD; got {value!r}") from None
+
+
+PARTITIONS_START = first_partition()  # read once, when the definitions load
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START)
 

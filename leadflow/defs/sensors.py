@@ -3,13 +3,18 @@
 - `quality_gate_sensor`: each failed check evaluation (one per day judged) is handled exactly
   once (cursor = the check record id): that day's version is quarantined (or, for the
   post-publish gate, the day is rolled back) and the partitions re-run with the safe model profile.
-- `incident_sensor`: every failed run of this code location becomes a row in `incidents`.
+- `incident_sensor`: every failed run of the instance becomes a row in `incidents`, whenever
+  it failed: each tick scans the runs that failed since the last tick (the first tick, all of
+  them), so a run that failed while no daemon was running is recorded when one starts. The CLI
+  records its own failed runs at once with the same `record_incidents`.
 """
 
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from datetime import date, datetime
 
 import dagster as dg
+import duckdb as duckdb_lib
 from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecord,
     AssetCheckExecutionRecordStatus,
@@ -29,7 +34,7 @@ from leadflow.defs.constants import (
 from leadflow.defs.jobs import daily_pipeline_job
 from leadflow.defs.partitions import daily_partitions
 from leadflow.storage.publication import mark_failed, published_versions, rollback
-from leadflow.storage.warehouse import append
+from leadflow.storage.warehouse import append, ensure_schema
 
 
 def gated_checks(
@@ -128,21 +133,73 @@ def quality_gate_sensor(context: dg.SensorEvaluationContext, duckdb: DuckDBResou
     return dg.SensorResult(run_requests=requests, cursor=str(cursor))
 
 
-@dg.run_failure_sensor(
+def _innermost(error):
+    while error.cause is not None:
+        error = error.cause
+    return error
+
+
+def failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
+    """Why a run failed: each failed step with its (innermost) error, else the run's failure message."""
+    reasons = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        event = entry.dagster_event
+        error = event.step_failure_data.error if event is not None else None
+        if event is not None and error is not None:
+            cause = _innermost(error)
+            reasons.append(f"{event.step_key}: {cause.message.strip()}")
+    if not reasons:
+        reasons = [entry.message for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)]
+    return "; ".join(reasons)[:2000]
+
+
+def record_incidents(
+    instance: dg.DagsterInstance,
+    connect: Callable[[], AbstractContextManager[duckdb_lib.DuckDBPyConnection]],
+    updated_after: datetime | None = None,
+) -> tuple[list[str], datetime | None]:
+    """Record every failed run (last updated after `updated_after`) that `incidents` lacks:
+    (the run ids recorded, the newest update time seen). DuckDB is opened only when a failed
+    run is found, so a quiet tick never waits on a run's write lock."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], updated_after=updated_after)
+    )
+    if not records:
+        return [], updated_after
+    recorded = []
+    with connect() as conn:
+        ensure_schema(conn)
+        known = {run_id for (run_id,) in conn.execute("SELECT run_id FROM incidents").fetchall()}
+        for record in sorted(records, key=lambda r: r.update_timestamp):
+            run = record.dagster_run
+            if run.run_id in known:
+                continue
+            span = run_partitions(run)
+            append(
+                conn,
+                "incidents",
+                {
+                    "run_id": run.run_id,
+                    "job": run.job_name,
+                    "partitions": "..".join(span) if span else None,
+                    "error": failure_reason(instance, run.run_id),
+                },
+            )
+            recorded.append(run.run_id)
+    return recorded, max(record.update_timestamp for record in records)
+
+
+@dg.sensor(
+    minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Records every failed run (job, partitions, error) in the incidents table.",
+    description=(
+        "Records every failed run (job, partitions, each failed step's error) in the incidents table, "
+        "also those that failed while no daemon was running (its first tick scans the whole history)."
+    ),
 )
-def incident_sensor(context: dg.RunFailureSensorContext, duckdb: DuckDBResource) -> None:
-    run = context.dagster_run
-    span = run_partitions(run)
-    with duckdb.get_connection() as conn:
-        append(
-            conn,
-            "incidents",
-            {
-                "run_id": run.run_id,
-                "job": run.job_name,
-                "partitions": "..".join(span) if span else None,
-                "error": (context.failure_event.message or "")[:2000],
-            },
-        )
+def incident_sensor(context: dg.SensorEvaluationContext, duckdb: DuckDBResource) -> dg.SensorResult:
+    since = datetime.fromisoformat(context.cursor) if context.cursor else None
+    recorded, newest = record_incidents(context.instance, duckdb.get_connection, since)
+    if recorded:
+        context.log.info(f"recorded incidents for runs {', '.join(run_id[:8] for run_id in recorded)}")
+    return dg.SensorResult(cursor=newest.isoformat() if newest else context.cursor)

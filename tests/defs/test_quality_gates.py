@@ -138,7 +138,7 @@ def test_rollback_restores_the_previous_published_version(workspace, instance, g
     assert again.success
     assert set(_leads(workspace)["run_id"]) == {again.run_id}
     rolled = rollback_partition.execute_in_process(
-        run_config={"ops": {"rollback_published_version": {"config": {"partition_date": DAY}}}},
+        partition_key=DAY,
         resources={"duckdb": workspace["resources"]["duckdb"]},
         instance=instance,
     )

@@ -56,6 +56,7 @@ def test_todays_environment_variables_are_all_declared():
         "LEADFLOW_SOURCES_PATH",
         "LEADFLOW_IMPORTS_DIR",
         "LEADFLOW_EXPORTS_DIR",
+        "LEADFLOW_FIRST_PARTITION",
         "LEADFLOW_DOSSIER_THRESHOLD",
         "LEADFLOW_LLM_MIN_SCORE",
         "LEADFLOW_DOSSIER_PROSE",
