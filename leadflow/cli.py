@@ -1,5 +1,6 @@
 """`leadflow` command line: the demo, your own files (`import`, `sources`), exports of the
-published leads (`export`), backfills, rollback, health (`doctor`) and cache care.
+published leads (`export`), labels (`label`), the lead browser (`serve`), backfills, rollback,
+health (`doctor`) and cache care.
 
 The demo runs the real Dagster job in-process against the data home's instance
 (`$LEADFLOW_HOME/dagster`, leadflow/instance.py), so its runs show up in `make ui`.
@@ -271,6 +272,19 @@ def label_cmd(args) -> None:
         raise SystemExit(f"leadflow label: {len(rejects)} row(s) of {args.file} rejected, the others stored")
 
 
+def serve_cmd(args) -> None:
+    """The lead browser over the published views, on 127.0.0.1, until Ctrl-C."""
+    from leadflow.browser.app import BrowserSettings, new_token, serve
+    from leadflow.defs.resources import DuckDBWarehouse
+
+    settings = BrowserSettings(database=DuckDBWarehouse.from_env().database, labeled_by=args.by, token=new_token())
+
+    def announce(address: str) -> None:
+        print(f"lead browser: open {address}  (labels by {args.by}; Ctrl-C stops it)", flush=True)
+
+    serve(settings, args.port, announce)
+
+
 def print_summary(defs, client, partitions, wall_s: float, title: str = "demo") -> None:
     from leadflow.defs.metadata import hide_email_text
 
@@ -445,6 +459,10 @@ def main(argv: list[str] | None = None) -> None:
     p_label.add_argument("--by", default=getpass.getuser(), help="who judged (default: your user name)")
     p_label.add_argument("--note", default="", help="why, in a few words")
     p_label.set_defaults(func=label_cmd)
+    p_serve = sub.add_parser("serve", help="the lead browser: published leads, dossiers and good/bad labels")
+    p_serve.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
+    p_serve.add_argument("--by", default=getpass.getuser(), help="who the labels given there are by")
+    p_serve.set_defaults(func=serve_cmd)
     p_cache = sub.add_parser("cache", help="response cache: stats, clear, expire")
     p_cache.add_argument("action", choices=["stats", "clear", "expire"])
     p_cache.add_argument("--kind", choices=["classification", "dossier", "embedding"], default=None)

@@ -10,7 +10,7 @@ builds, has none. An empty path means the bundled file or one in the data dir.
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Self
 
@@ -25,6 +25,7 @@ from leadflow.defs.constants import PROFILE_TAG, SAFE_PROFILE
 from leadflow.dossier.writer import DEFAULT_PROSE
 from leadflow.ingest.source_file import seed_sources
 from leadflow.llm.client import ClientSettings, LLMClient
+from leadflow.llm.concurrency import STORE_FILE as CONCURRENCY_FILE
 from leadflow.llm.factory import LLMSettings, shared_client
 from leadflow.llm.prompts import PromptLibrary
 from leadflow.llm.types import LLMHealthError, Timeouts
@@ -32,6 +33,7 @@ from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR, data_dir, resolve
 from leadflow.scoring.cascade import Thresholds
 from leadflow.storage.connections import DUCKDB_WAL
 from leadflow.storage.private import private_file, private_parent
+from leadflow.storage.writer_lease import writer_lease
 
 _CLIENT = ClientSettings()
 _THRESHOLDS = Thresholds()
@@ -103,6 +105,14 @@ class DuckDBWarehouse(DuckDBResource, EnvResource):
     database: str = setting(
         "", "The warehouse file; empty = `$LEADFLOW_HOME/leadflow.duckdb`.", env="LEADFLOW_DUCKDB_PATH"
     )
+    writer_lease_url: str = setting(
+        "",
+        "PostgreSQL URL of the cluster-wide writer lease (`postgresql://user@host/db`): workers on several hosts "
+        "then write one warehouse file on shared storage, one connection at a time (docs/scaling.md); "
+        "empty = one host, DuckDB's own file lock.",
+        env="LEADFLOW_WAREHOUSE_LEASE_URL",
+        secret=True,
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Self:
@@ -119,8 +129,12 @@ class DuckDBWarehouse(DuckDBResource, EnvResource):
         on_disk = not self.database.startswith(":memory:")
         if on_disk:
             private_parent(self.database)
+        lease_url = _secret(self.writer_lease_url)
         try:
-            with super().get_connection() as conn:
+            with (
+                writer_lease(lease_url, self.database) if lease_url else nullcontext(),
+                super().get_connection() as conn,
+            ):
                 if on_disk:
                     private_file(self.database, DUCKDB_WAL)
                 yield conn
@@ -160,7 +174,13 @@ class LLMResource(EnvResource):
     use_quantized: bool = setting(
         _CLIENT.use_quantized, "Pick each tier's quantized variant from the catalog.", env="LEADFLOW_USE_QUANTIZED"
     )
-    max_concurrency: int = setting(2, "In-flight requests per (endpoint, model).", env="LEADFLOW_MAX_CONCURRENCY")
+    max_concurrency: int = setting(
+        0,
+        "In-flight requests per (endpoint, model); 0 = sized to the engine: the slots the server reports "
+        "(llama.cpp `/slots`, `OLLAMA_NUM_PARALLEL`), else the best of 1, 2, 4 ... concurrent on the run's first "
+        "requests, remembered per host and model in `$LEADFLOW_HOME/concurrency.json`.",
+        env="LEADFLOW_MAX_CONCURRENCY",
+    )
     threads: int = setting(0, "Threads of the embedded engine; 0 = CPU count, at most 8.", env="LEADFLOW_THREADS")
     model_dir: str = setting(
         "", "Where model files are assembled and verified; empty = `$LEADFLOW_HOME/models`.", env="LEADFLOW_MODEL_DIR"
@@ -234,6 +254,7 @@ class LLMResource(EnvResource):
             embed_base_urls=_split(self.embed_base_urls),
             api_key=_secret(self.api_key),
             max_concurrency=self.max_concurrency,
+            concurrency_path=str(data_dir() / CONCURRENCY_FILE),
             threads=self.threads or min(os.cpu_count() or 2, 8),
             model_dir=str(_path(self.model_dir, data_dir() / "models")),
             catalog_path=str(RESOURCES_DIR / "models.yaml"),
