@@ -31,6 +31,7 @@ import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from leadflow.browser.app import BrowserSettings, create_app
+from leadflow.browser.highlight import citations, segments
 from leadflow.defs.assets.report import lead_report
 from leadflow.defs.resources import DuckDBWarehouse, PipelineSettings
 from leadflow.paths import PROJECT_ROOT
@@ -114,6 +115,32 @@ def _shot(page: Page, tmp_path: Path, name: str) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("LEADFLOW_SCREENSHOTS") == "docs":
         shutil.copy(path, PROJECT_ROOT / "docs" / name)
+
+
+def test_citations_cut_the_text_overlaps_keep_both_sections_and_a_misplaced_quote_is_listed_not_marked():
+    text = "Acme Analytics is hiring a Senior Data Engineer."
+    dossier = {
+        "citations": {
+            "company_summary": [{"signal_id": "s", "start": 0, "end": 14, "quote": "Acme Analytics"}],
+            "trigger": [{"signal_id": "s", "start": 5, "end": 24, "quote": "Analytics is hiring"}],
+            "risks": [{"signal_id": "s", "start": 0, "end": 4, "quote": "Beta"}],  # offsets that no longer hold it
+            "icp_fit": [{"signal_id": "other", "start": 0, "end": 4, "quote": "Acme"}],  # another signal's
+        }
+    }
+    cited = citations(dossier, "s", text)
+    assert [(c.section, c.placed) for c in cited] == [
+        ("company_summary", True),
+        ("trigger", True),
+        ("risks", False),
+        ("icp_fit", False),
+    ]
+    assert [(seg.text, seg.sections) for seg in segments(text, cited)] == [
+        ("Acme ", ("company_summary",)),
+        ("Analytics", ("company_summary", "trigger")),
+        (" is hiring", ("trigger",)),
+        (" a Senior Data Engineer.", ()),
+    ]
+    assert "".join(seg.text for seg in segments(text, cited)) == text
 
 
 # ---- the static report ------------------------------------------------------------------------
