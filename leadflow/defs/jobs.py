@@ -13,6 +13,7 @@ from leadflow.storage.publication import rollback
 PUBLISHED_LEADS = "published_leads"
 PIPELINE_ASSETS = [
     "raw_signals",
+    "accounts",
     "signal_embeddings",
     "email_analysis",
     "prefilter_scores",
@@ -28,7 +29,7 @@ daily_pipeline_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*PIPELINE_ASSETS),
     partitions_def=daily_partitions,
     description=(
-        "raw_signals -> signal_embeddings -> email_analysis -> prefilter_scores -> dossiers -> quality_metrics, then "
+        "raw_signals -> accounts, signal_embeddings -> email_analysis -> prefilter_scores -> dossiers -> quality_metrics, then "
         "published_leads once the blocking checks passed, then export (the day's leads as a CSV file) and "
         "lead_report (the same leads as a static HTML page)."
     ),

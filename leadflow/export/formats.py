@@ -39,6 +39,7 @@ LEAD_COLUMNS = (
     "account",
     "company",
     "domain",
+    "account_confidence",
     "explanation",
     "dossier",
     "published_version",
@@ -64,6 +65,7 @@ def lead_row(lead: ExportedLead) -> dict[str, str]:
         "account": lead.account,
         "company": lead.company,
         "domain": lead.domain,
+        "account_confidence": "" if lead.account_confidence is None else f"{lead.account_confidence:.2f}",
         "explanation": lead.explanation(),
         "dossier": lead.dossier_text(),
         "published_version": lead.version,
@@ -71,10 +73,13 @@ def lead_row(lead: ExportedLead) -> dict[str, str]:
 
 
 def lead_record(lead: ExportedLead) -> dict[str, Any]:
-    """A JSONL record: the CSV row's fields, with the reasons, score parts and dossier structured."""
+    """A JSONL record: the CSV row's fields, with the reasons, score parts, the contributions
+    that sum to the score and the dossier structured."""
     return {
         **lead_row(lead),
         "final_score": lead.final_score,
+        "account_confidence": lead.account_confidence,
+        "contributions": lead.contributions,
         "reasons": list(lead.reasons),
         "score_parts": lead.score_parts,
         "dossier": lead.dossier,

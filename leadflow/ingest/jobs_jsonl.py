@@ -31,6 +31,7 @@ TEXT_FIELDS = ("company_profile", "description", "requirements", "benefits")
 BODY_FIELDS = ("company_profile", "description", "requirements")
 STRING_FIELDS = ("department", "salary_range", "employment_type", "required_education")
 FLAG_FIELDS = ("telecommuting", "has_company_logo", "has_questions")
+COMPANY_FIELD = "company_name"  # the employer, where the export names it (LinkedIn's does; EMSCAD's does not)
 
 # EMSCAD masks URLs, emails and phones as `#URL_<64 hex>#`: the hash means nothing to a reader
 # or a model and costs ~20 tokens, so keep only what kind of thing was there.
@@ -107,7 +108,7 @@ def _to_signal(raw: bytes, source: str, position: str, import_date: datetime.dat
         external_id=job_id,
         signal_date=import_date,
         title=title,
-        company="",
+        company=normalize_whitespace(_scalar_text(record, COMPANY_FIELD)),
         text=text,
         content_hash=make_content_hash(title, text),
         attributes=attributes,

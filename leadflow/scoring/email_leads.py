@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from leadflow.analysis.taxonomy import SPAM, TYPE_BY_KEY
-from leadflow.scoring.cascade import IcpScorer, Thresholds
+from leadflow.scoring.cascade import CLIP_PART, IcpScorer, Thresholds
+from leadflow.scoring.explanation import Part
 
 LEAD_TYPES = ("employment", "buying_intent", "deal_partnership")
 ICP_FLOOR = 0.75  # share of the intent an email keeps with no ICP evidence at all
@@ -41,6 +42,8 @@ MARKETING_ROLE = re.compile(
 class EmailLead:
     score: float  # 0-100
     reasons: tuple[str, ...]
+    parts: tuple[Part, ...]  # intent, role and company fit (and a spam cap): they sum to `score`
+    intents: dict[str, float]  # the typer's probability of each lead type
 
 
 def calibrated(proba: float, cut: float, warm: float) -> float:
@@ -83,14 +86,30 @@ def email_lead(
     intents = lead_intents(type_scores, cuts, scorer.thresholds.warm)
     best = max(intents, key=lambda key: intents[key])
     role = MARKETING_ROLE.search(text)
-    fit = 0.5 * float(role is not None) + 0.5 * company_fit(scorer, icp_similarity)
-    score = intents[best] * (ICP_FLOOR + (1 - ICP_FLOOR) * fit)
-    reasons = [
-        f"{best.replace('_', ' ')}: p={type_scores.get(best, 0.0):.2f} (decided from {cuts[best]:.2f})",
-        f"names a marketing/PR role: {role.group(0)!r}" if role else "names no marketing/PR role",
-        f"ICP similarity {icp_similarity:.2f} (company fit {company_fit(scorer, icp_similarity):.2f})",
+    fit = company_fit(scorer, icp_similarity)
+    share = (1 - ICP_FLOOR) * 0.5 * intents[best]  # what each of role and company fit may add
+    label = best.replace("_", " ")
+    parts = [
+        Part(f"intent ({label})", ICP_FLOOR * intents[best], f"p={type_scores.get(best, 0.0):.2f}"),
+        Part("marketing/PR role", share * float(role is not None), repr(role.group(0)) if role else "none named"),
+        Part("company fit", share * fit, f"ICP similarity {icp_similarity:.2f}"),
     ]
+    score = sum(part.points for part in parts)
+    reasons = [
+        f"{label}: p={type_scores.get(best, 0.0):.2f} (decided from {cuts[best]:.2f})",
+        f"names a marketing/PR role: {role.group(0)!r}" if role else "names no marketing/PR role",
+        f"ICP similarity {icp_similarity:.2f} (company fit {fit:.2f})",
+    ]
+    final = float(np.clip(score, 0, 100))
     if type_scores.get(SPAM.key, 0.0) >= cuts[SPAM.key]:
-        score = min(score, scorer.thresholds.parked - 1)
+        final = min(final, scorer.thresholds.parked - 1)
         reasons.append("decided bulk/spam: kept below parked")
-    return EmailLead(round(float(np.clip(score, 0, 100)), 2), tuple(reasons))
+        parts.append(Part("bulk/spam cap", final - score, "kept below parked"))
+    elif final != score:
+        parts.append(Part(CLIP_PART, final - score))
+    return EmailLead(
+        round(final, 2),
+        tuple(reasons),
+        tuple(parts),
+        {key: round(float(type_scores.get(key, 0.0)), 3) for key in LEAD_TYPES},
+    )

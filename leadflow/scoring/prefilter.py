@@ -19,16 +19,27 @@ from leadflow.llm.metrics import CallRecord
 from leadflow.scoring.cascade import IcpScorer, Thresholds, fit_scorer, precision_recall
 from leadflow.scoring.email_leads import email_lead
 from leadflow.scoring.embedding import embed_texts, icp_similarities
+from leadflow.scoring.explanation import blended, explanation_json
 from leadflow.scoring.icp import IcpProfile, icp_context
 from leadflow.scoring.injection import addresses_model, neutralize
 from leadflow.scoring.rules import title_keyword_hit
-from leadflow.storage.schema import llm_cost
+from leadflow.storage.schema import ACCOUNT_COLUMNS, llm_cost
 
 TEMPLATE = "classify_signal"
 ROLE = "prefilter"
 ADDRESSES_MODEL = "its text speaks to the model: that part was cut before a model read it, and the small model's score may lower this lead, never raise it"
 
 Answers = dict[str, Completion | Exception]  # the small model's result per content hash
+
+# What the cascade reads of a signal: its text, embedding, email analysis and account.
+SIGNALS_SQL = """
+SELECT s.partition_date, s.signal_id, s.source, s.kind, s.title, s.text, s.content_hash, e.title_vec,
+       e.icp_similarity, a.type_scores, c.account_id, c.account_name, c.account_domain, c.match_confidence
+FROM raw_signals s JOIN signal_embeddings e USING (partition_date, signal_id)
+LEFT JOIN email_analysis a USING (partition_date, signal_id)
+LEFT JOIN signal_accounts c USING (partition_date, signal_id)
+WHERE {where} ORDER BY s.partition_date, s.signal_id
+"""
 
 
 @dataclass
@@ -49,28 +60,48 @@ def rule_hits(titles: pd.Series) -> np.ndarray:
 
 
 def fit_cascade(
-    client: LLMClient, golden: pd.DataFrame, profiles: list[IcpProfile], thresholds: Thresholds, max_chars: int
+    client: LLMClient,
+    golden: pd.DataFrame,
+    profiles: list[IcpProfile],
+    thresholds: Thresholds,
+    max_chars: int,
+    user_labels: pd.DataFrame | None = None,
 ) -> Cascade:
-    """Embed the labelled golden postings and fit the cheap scorer on them."""
+    """Embed the labelled golden postings and fit the cheap scorer on them, and on the postings
+    the user labelled (`user_labels`: SIGNALS_SQL columns and `good`), whose embeddings and ICP
+    similarities the signal_embeddings stage stored."""
     title_vecs = client.embed_many(golden["title"].tolist())
     sims = np.vstack(list(icp_similarities(client, profiles, embed_texts(client, golden["text"].tolist())).values()))
     rules = rule_hits(golden["title"])
-    scorer, heldout, report = fit_scorer(title_vecs, rules, sims.max(axis=0), golden["is_icp"].to_numpy(), thresholds)
-    return Cascade(client, scorer, icp_context(profiles), max_chars, golden, heldout, report)
+    labels = golden["is_icp"].to_numpy()
+    sim = sims.max(axis=0)
+    if user_labels is not None and len(user_labels):
+        title_vecs = np.vstack([title_vecs, np.vstack(list(user_labels["title_vec"]))])
+        rules = np.concatenate([rules, rule_hits(user_labels["title"])])
+        sim = np.concatenate([sim, user_labels["icp_similarity"].to_numpy(dtype=float)])
+        labels = np.concatenate([labels, user_labels["good"].to_numpy(dtype=bool)])
+    scorer, heldout, report = fit_scorer(title_vecs, rules, sim, labels, thresholds, golden_rows=len(golden))
+    return Cascade(client, scorer, icp_context(profiles), max_chars, golden, heldout[: len(golden)], report)
 
 
 def with_cheap_scores(scorer: IcpScorer, signals: pd.DataFrame) -> pd.DataFrame:
     """`signals` (kind, title, title_vec, icp_similarity) plus rule_hit and cheap_score."""
     rules = rule_hits(signals["title"])
     title_vecs = np.vstack(list(signals["title_vec"])) if len(signals) else np.zeros((0, 1))
-    scores = scorer.cheap_scores(signals["kind"], title_vecs, rules, signals["icp_similarity"].to_numpy())
-    return signals.assign(rule_hit=rules, cheap_score=scores)
+    sims = signals["icp_similarity"].to_numpy(dtype=float)
+    scores = scorer.cheap_scores(signals["kind"], title_vecs, rules, sims)
+    parts = scorer.cheap_parts(signals["kind"], title_vecs, rules, sims)
+    return signals.assign(
+        rule_hit=rules, cheap_score=scores, cheap_parts=pd.Series(parts, index=signals.index, dtype=object)
+    )
 
 
 def with_email_leads(scorer: IcpScorer, scored: pd.DataFrame, cuts: Mapping[str, float]) -> pd.DataFrame:
     """Emails with an analysis (`type_scores` JSON) take their cheap score from it (intent x ICP,
-    `leadflow.scoring.email_leads`); every row gets the reasons of its cheap score."""
-    scores, reasons = [], []
+    `leadflow.scoring.email_leads`), with its parts and intents; every row gets the reasons of
+    its cheap score."""
+    scores, reasons, parts = [], [], []
+    intents: list[dict[str, float] | None] = []
     row: Any
     for row in scored.itertuples():
         analysis = getattr(row, "type_scores", None)  # absent: no email of the run was analysed
@@ -78,10 +109,20 @@ def with_email_leads(scorer: IcpScorer, scored: pd.DataFrame, cuts: Mapping[str,
             lead = email_lead(scorer, json.loads(analysis), cuts, neutralize(row.text), float(row.icp_similarity))
             scores.append(lead.score)
             reasons.append(list(lead.reasons))
+            parts.append(list(lead.parts))
+            intents.append(lead.intents)
         else:
             scores.append(float(row.cheap_score))
             reasons.append(cheap_reasons(scorer, row))
-    return scored.assign(cheap_score=scores, cheap_reasons=pd.Series(reasons, index=scored.index, dtype=object))
+            parts.append(row.cheap_parts)
+            intents.append(None)
+    index = scored.index
+    return scored.assign(
+        cheap_score=scores,
+        cheap_reasons=pd.Series(reasons, index=index, dtype=object),
+        cheap_parts=pd.Series(parts, index=index, dtype=object),
+        intents=pd.Series(intents, index=index, dtype=object),
+    )
 
 
 def cheap_reasons(scorer: IcpScorer, row: Any) -> list[str]:
@@ -149,6 +190,26 @@ def evaluate_golden(cascade: Cascade) -> dict[str, Any]:
     return precision_recall(finals >= thresholds.warm, labels)
 
 
+def _cell(value: Any) -> Any:
+    """A frame cell as a value to store: NaN / NA (a signal without an account) is None."""
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def explanation(
+    scorer: IcpScorer, row: Any, llm_score: float | None, speaks: bool, model_reasons: list[str], final: float
+) -> str:
+    """The parts behind `final` (they sum to it), the small model's answer and an email's intents."""
+    if llm_score is None:
+        model_points, model = None, None
+    else:
+        model_points = float(llm_score) if not speaks else min(float(llm_score), float(row.cheap_score))
+        weight = scorer.thresholds.llm_weight
+        model = {"score": llm_score, "weight": weight, "points_used": model_points, "reasons": model_reasons}
+    detail = f"score {llm_score}" + (" (capped at the cheap score: its text speaks to the model)" if speaks else "")
+    parts = blended(row.cheap_parts, scorer.thresholds.llm_weight, model_points, detail if model else "")
+    return explanation_json(final, parts, model, getattr(row, "intents", None))
+
+
 def score_rows(
     scorer: IcpScorer, scored: pd.DataFrame, answers: Answers, prompt_label: str, run_id: str
 ) -> list[dict[str, Any]]:
@@ -162,6 +223,7 @@ def score_rows(
         llm_score = value.get("score")
         speaks = addresses_model(row.title or "", row.text)
         final = scorer.blend(row.cheap_score, llm_score, lift=not speaks)
+        model_reasons = value.get("reasons", [])
         rows.append(
             {
                 "partition_date": row.partition_date,
@@ -177,11 +239,11 @@ def score_rows(
                 "hiring": value.get("hiring"),
                 "role_function": value.get("role_function"),
                 "seniority": value.get("seniority"),
-                "reasons": json.dumps(
-                    [*row.cheap_reasons, *([ADDRESSES_MODEL] if speaks else []), *value.get("reasons", [])]
-                ),
+                "reasons": json.dumps([*row.cheap_reasons, *([ADDRESSES_MODEL] if speaks else []), *model_reasons]),
                 "final_score": final,
                 "bucket": scorer.thresholds.bucket(final),
+                "explanation": explanation(scorer, row, llm_score, speaks, model_reasons, final),
+                **{column.name: _cell(getattr(row, column.name, None)) for column in ACCOUNT_COLUMNS},
                 "model": result.model if isinstance(result, Completion) and value else None,
                 "prompt_version": prompt_label if result is not None else None,
                 "llm_error": str(result) if isinstance(result, Exception) else None,

@@ -57,6 +57,10 @@ RECORDED_AT = Column("recorded_at", "TIMESTAMP", default="now()")
 LLM_COST = _columns("llm_calls INTEGER, cache_tier VARCHAR, latency_s DOUBLE, tokens_in INTEGER, tokens_out INTEGER")
 
 
+# The account a lead is about, copied from signal_accounts into each version of its score.
+ACCOUNT_COLUMNS = _columns("account_id VARCHAR, account_name VARCHAR, account_domain VARCHAR, match_confidence DOUBLE")
+
+
 def _llm_accounting(error_column: str) -> tuple[Column, ...]:
     """Who answered, with which prompt, the failure if any, and the cost: every LLM output table."""
     return (*_columns(f"model VARCHAR, prompt_version VARCHAR, {error_column} VARCHAR"), *LLM_COST)
@@ -98,6 +102,17 @@ TABLES: dict[str, Table] = {
             ),
         ),
         Table(
+            # Which company each signal is about (leadflow.accounts.resolve); prefilter_scores
+            # copies the account into every lead's version.
+            "signal_accounts",
+            (
+                *PARTITION_KEY,
+                *ACCOUNT_COLUMNS,
+                *_columns("account_master BOOLEAN, match_method VARCHAR"),
+                RUN_ID,
+            ),
+        ),
+        Table(
             "email_analysis",
             (
                 *PARTITION_KEY,
@@ -117,8 +132,9 @@ TABLES: dict[str, Table] = {
                 *_columns(
                     "kind VARCHAR, title VARCHAR, content_hash VARCHAR, rule_hit BOOLEAN, icp_similarity DOUBLE, "
                     "cheap_score DOUBLE, llm_used BOOLEAN, llm_score INTEGER, hiring BOOLEAN, role_function VARCHAR, "
-                    "seniority VARCHAR, reasons JSON, final_score DOUBLE, bucket VARCHAR"
+                    "seniority VARCHAR, reasons JSON, final_score DOUBLE, bucket VARCHAR, explanation JSON"
                 ),
+                *ACCOUNT_COLUMNS,
                 *_llm_accounting("llm_error"),
                 RUN_ID,
             ),
@@ -222,6 +238,15 @@ VIEWS = {
     "leads": """
         SELECT p.* FROM prefilter_scores p
         JOIN current_publications c ON p.partition_date = c.partition_date AND p.run_id = c.run_id""",
+    # One row per account of the published leads: how many signals, the best score, the
+    # latest trigger (the newest signal, best score first on a day) and when it was last seen.
+    "account_rollup": """
+        SELECT account_id, arg_max(account_name, final_score) AS account_name,
+               arg_max(account_domain, account_domain IS NOT NULL) AS account_domain,
+               count(*) AS signals, list(DISTINCT kind ORDER BY kind) AS kinds,
+               max(final_score) AS best_score, arg_max(bucket, final_score) AS best_bucket,
+               arg_max(title, (partition_date, final_score)) AS latest_trigger, max(partition_date) AS last_seen
+        FROM leads WHERE account_id IS NOT NULL GROUP BY account_id""",
     "published_dossiers": """
         SELECT d.* FROM dossiers d
         JOIN current_publications c ON d.partition_date = c.partition_date AND d.run_id = c.run_id""",

@@ -13,6 +13,7 @@ import yaml
 from dagster_duckdb import DuckDBResource
 
 from leadflow.defs import checks
+from leadflow.defs.assets.accounts import accounts
 from leadflow.defs.assets.dossiers import dossiers
 from leadflow.defs.assets.email_analysis import email_analysis
 from leadflow.defs.assets.embeddings import signal_embeddings
@@ -26,7 +27,16 @@ from tests.conftest import SMALL_MODEL
 
 IMPORT_DAY = date(2026, 11, 20)
 SAMPLES = RESOURCES_DIR / "samples"
-ASSETS = [raw_signals, signal_embeddings, email_analysis, prefilter_scores, dossiers, quality_metrics, published_leads]
+ASSETS = [
+    raw_signals,
+    accounts,
+    signal_embeddings,
+    email_analysis,
+    prefilter_scores,
+    dossiers,
+    quality_metrics,
+    published_leads,
+]
 CHECKS = dg.load_asset_checks_from_modules([checks])
 
 

@@ -10,6 +10,7 @@ def test_definitions_inventory():
     definitions = defs()
     repo = definitions.get_repository_def()
     assert sorted(key.to_user_string() for key in definitions.resolve_all_asset_keys()) == [
+        "accounts",
         "dossiers",
         "email_analysis",
         "export",

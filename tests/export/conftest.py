@@ -116,6 +116,7 @@ def fill(
             final_score=lead["final_score"],
             bucket=lead["bucket"],
             run_id=run_id,
+            **lead.get("scored", {}),  # e.g. the account and explanation columns
         )
         for lead in leads
     ]

@@ -114,3 +114,61 @@ def test_export_files_are_owner_only(leads, tmp_path, file_format):
 def test_an_unknown_format_is_refused(leads, tmp_path):
     with pytest.raises(ValueError, match="unknown export format 'xlsx'"):
         write_export(leads, "xlsx", tmp_path / "x.xlsx")
+
+
+RESOLVED = [
+    {  # a posting the accounts stage matched to a master record, with its stored explanation
+        "signal_id": "job-initech",
+        "kind": "job_posting",
+        "title": "Brand Manager",
+        "company": "Initech LLC",
+        "attributes": {},
+        "final_score": 72.5,
+        "bucket": "warm",
+        "scored": {
+            "account_id": "initech",
+            "account_name": "Initech",
+            "account_domain": "initech.com",
+            "match_confidence": 0.95,
+            "explanation": json.dumps(
+                {
+                    "score": 72.5,
+                    "parts": [
+                        {"name": "keyword rule", "points": 40.0, "detail": FORMULA},
+                        {"name": "ICP similarity", "points": 32.5, "detail": ""},
+                    ],
+                    "model": None,
+                    "intents": None,
+                }
+            ),
+        },
+    }
+]
+
+
+def test_the_account_and_the_explanation_reach_every_format(warehouse, tmp_path):
+    fill(warehouse, DAY, "run-a", RESOLVED)
+    with warehouse.get_connection() as conn:
+        (lead,) = published_leads(conn)
+    assert (lead.account, lead.company, lead.domain, lead.account_confidence) == (
+        "initech",
+        "Initech",
+        "initech.com",
+        0.95,
+    )
+    _, (row,) = read_csv(write_export([lead], "csv", tmp_path / "leads.csv").path)
+    assert (row["account"], row["company"], row["domain"], row["account_confidence"]) == (
+        "initech",
+        "Initech",
+        "initech.com",
+        "0.95",
+    )
+    assert row["explanation"].startswith("score 72.5 (warm); keyword rule +40.00, ICP similarity +32.50. Reasons:")
+    record = json.loads((write_export([lead], "jsonl", tmp_path / "leads.jsonl").path).read_text())
+    assert sum(part["points"] for part in record["contributions"]["parts"]) == record["final_score"]
+    _, (company,) = read_csv(write_export([lead], "hubspot", tmp_path / "hubspot.csv").path)
+    assert (company["Company Domain Name"], company["Company name"]) == ("initech.com", "Initech")
+    assert company["leadflow Explanation"] == row["explanation"]
+    _, (sf,) = read_csv(write_export([lead], "salesforce", tmp_path / "sf.csv").path)
+    assert sf["Website"] == "initech.com" and "keyword rule +40.00" in sf["Description"]
+    assert_no_formula([row, company, sf])

@@ -1,7 +1,7 @@
 """Published leads as export records, read from a real DuckDB file: only the published version,
 the --since filter, and each lead's account, domain, explanation and dossier."""
 
-from leadflow.export.leads import published_leads, web_domain
+from leadflow.export.leads import published_leads
 from tests.export.conftest import DAY, DOSSIER, LATER, LEADS, fill
 
 
@@ -56,14 +56,6 @@ def test_since_keeps_the_leads_dated_that_day_or_later(warehouse):
         later = published_leads(conn, since=LATER)
         assert [(lead.signal_id, lead.signal_date) for lead in later] == [("acct-globex-2", LATER)]
         assert len(published_leads(conn, days=[DAY])) == len(LEADS)
-
-
-def test_web_domains():
-    assert web_domain("https://www.Acme.com/about") == "acme.com"
-    assert web_domain("acme.co.uk") == "acme.co.uk"
-    assert web_domain("bob@mail.acme.com") == "mail.acme.com"
-    assert web_domain("someone@gmail.com") == ""
-    assert web_domain("") == "" and web_domain("localhost") == ""
 
 
 def replace_score(lead: dict, score: float) -> dict:

@@ -12,24 +12,17 @@ from leadflow.defs.metadata import Progress, day_counts, llm_metadata, partition
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.ingest.jobs_jsonl import KIND as JOB_KIND
-from leadflow.scoring import prefilter
+from leadflow.scoring import feedback, prefilter
 from leadflow.scoring.cascade import BUCKETS
+from leadflow.scoring.explanation import explanation_text
 from leadflow.scoring.golden import load_golden
 from leadflow.scoring.icp import load_icp
 from leadflow.storage import schema
 from leadflow.storage.warehouse import append, write_version
 
-SIGNALS_SQL = """
-SELECT s.partition_date, s.signal_id, s.kind, s.title, s.text, s.content_hash, e.title_vec, e.icp_similarity,
-       a.type_scores
-FROM raw_signals s JOIN signal_embeddings e USING (partition_date, signal_id)
-LEFT JOIN email_analysis a USING (partition_date, signal_id)
-WHERE s.partition_date = ANY(?::DATE[]) ORDER BY s.partition_date, s.signal_id
-"""
-
 
 @pipeline_asset(
-    deps=("raw_signals", "signal_embeddings", "email_analysis"),
+    deps=("raw_signals", "signal_embeddings", "email_analysis", "accounts"),
     group_name="scoring",
     kinds={"duckdb", "llm"},
     description=(
@@ -37,7 +30,9 @@ WHERE s.partition_date = ANY(?::DATE[]) ORDER BY s.partition_date, s.signal_id
         "(trained on the golden set) score postings and accounts; emails score from their analysis "
         "(intent x ICP fit); the small model adds a bounded JSON classification for other "
         "candidates above llm_min_score. Final score -> bucket (red_hot, warm, nurture, parked, "
-        "filtered), with the reasons of every score."
+        "filtered), with the reasons of every score, its explanation (the parts that sum to it) and its "
+        "account. The head retrains each run from the golden set plus the user's labelled postings; "
+        "held-out user labels are judged per source."
     ),
 )
 def prefilter_scores(
@@ -46,7 +41,8 @@ def prefilter_scores(
     dates = partition_dates(context)
     run_id = context.run.run_id
     with duckdb.get_connection() as conn:
-        signals = conn.execute(SIGNALS_SQL, [dates]).df()
+        signals = conn.execute(prefilter.SIGNALS_SQL.format(where="s.partition_date = ANY(?::DATE[])"), [dates]).df()
+        labelled = feedback.labelled_signals(conn)
     client = llm.client()
     thresholds = pipeline.thresholds()
     template = client.prompts.get(prefilter.TEMPLATE)
@@ -58,12 +54,10 @@ def prefilter_scores(
             load_icp(pipeline.icp_file()),
             thresholds,
             pipeline.max_text_chars,
+            feedback.training_labels(labelled),
         )
-        scored = prefilter.with_email_leads(
-            cascade.scorer,
-            prefilter.with_cheap_scores(cascade.scorer, signals),
-            shared_typer(client, *pipeline.email_golden_files()).thresholds,
-        )
+        cuts = shared_typer(client, *pipeline.email_golden_files()).thresholds
+        scored = prefilter.with_email_leads(cascade.scorer, prefilter.with_cheap_scores(cascade.scorer, signals), cuts)
         candidates = int((scored["cheap_score"] >= thresholds.llm_min_score).sum())
         context.log.info(
             f"{len(scored)} signals; {candidates} at or above {thresholds.llm_min_score} go to the small model"
@@ -71,7 +65,11 @@ def prefilter_scores(
         todo = prefilter.candidates(scored, thresholds.llm_min_score)
         progress = Progress(context.log, "prefilter LLM", len(todo), recorder)
         answers = prefilter.classify(cascade, todo, on_done=lambda _: progress.advance())
-        golden_report = {**cascade.report, "cascade": prefilter.evaluate_golden(cascade)}
+        golden_report = {
+            **cascade.report,
+            "cascade": prefilter.evaluate_golden(cascade),
+            "user_labels": feedback.held_out_figures(cascade.scorer, labelled, cuts),
+        }
     context.log.info(
         f"golden set, held-out: cheap stage {golden_report['heldout']}, cascade {golden_report['cascade']}"
     )
@@ -108,11 +106,15 @@ def prefilter_scores(
             "golden/recall": cascade_figures["recall"],
             "golden/f1": cascade_figures["f1"],
             "golden/report": dg.MetadataValue.json(golden_report),
+            "golden/user_labels_f1": golden_report["user_labels"].get("f1"),  # None: no held-out label
+            "accounts": int(frame["account_id"].nunique()),
             "model": model,
             "prompt_version": template.label,
             "preview": preview(
-                frame.sort_values("final_score", ascending=False),
-                ["title", "kind", "cheap_score", "llm_score", "final_score", "bucket"],
+                frame.sort_values("final_score", ascending=False).assign(
+                    explanation=lambda f: [explanation_text(json.loads(e)) for e in f["explanation"]]
+                ),
+                ["title", "kind", "account_name", "final_score", "bucket", "explanation"],
                 redact_email_text=pipeline.redact_email_text,
             ),
             **llm_metadata(recorder.summary()),
