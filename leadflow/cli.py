@@ -238,6 +238,26 @@ def export_cmd(args) -> None:
     print(f"{written.rows} row(s) of {len(leads)} published lead(s) written to {written.path} ({args.format}{skipped})")
 
 
+def _suggest_labels(n: int) -> None:
+    """The leads whose label would teach the scorer most (`leadflow.scoring.feedback.suggest`)."""
+    from leadflow.defs.resources import DuckDBWarehouse, PipelineSettings
+    from leadflow.scoring.feedback import suggest
+    from leadflow.storage.connections import WarehouseMissing, waiting_connection
+
+    try:
+        with waiting_connection(DuckDBWarehouse.from_env().database, read_only=True) as conn:
+            leads = suggest(conn, n, PipelineSettings.from_env().thresholds())
+    except (ValueError, WarehouseMissing) as exc:
+        raise SystemExit(f"leadflow label: {exc}") from None
+    if not len(leads):
+        print("nothing to suggest: no published, unlabelled posting")
+        return
+    print(f"{len(leads)} lead(s) whose label would teach the scorer most (cheap score nearest the warm boundary):")
+    for lead in leads.itertuples():
+        print(f"  {lead.signal_id}  {lead.cheap_score:5.1f}  {lead.bucket:8s}  {str(lead.title)[:70]}")
+    print("label one with: leadflow label SIGNAL_ID good|bad")
+
+
 def label_cmd(args) -> None:
     """One lead judged good or bad, or a file of such labels, stored in the warehouse's `labels`
     table (history kept). A write during a pipeline run waits for the run's writer lock."""
@@ -246,6 +266,9 @@ def label_cmd(args) -> None:
     from leadflow.storage.connections import WarehouseMissing, waiting_connection
     from leadflow.storage.labels import Label, LabelError, unknown_signals, write_labels
 
+    if args.suggest is not None:
+        _suggest_labels(args.suggest)
+        return
     try:
         if args.file:
             read = read_label_file(Path(args.file).expanduser(), labeled_by=args.by)
@@ -450,7 +473,9 @@ def main(argv: list[str] | None = None) -> None:
     p_exp.add_argument("--output", required=True, help="file to write")
     p_exp.add_argument("--since", help="only leads whose signal date is on or after YYYY-MM-DD")
     p_exp.set_defaults(func=export_cmd)
-    p_label = sub.add_parser("label", help="judge a lead good or bad (or a CSV file of such labels)")
+    p_label = sub.add_parser(
+        "label", help="judge a lead good or bad (or a CSV file of such labels); --suggest N: which to judge"
+    )
     p_label.add_argument("signal_id", nargs="?", help="the lead's signal id (the `leads` view, an export)")
     p_label.add_argument("verdict", nargs="?", choices=LABELS, help="good or bad")
     p_label.add_argument(
@@ -458,6 +483,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p_label.add_argument("--by", default=getpass.getuser(), help="who judged (default: your user name)")
     p_label.add_argument("--note", default="", help="why, in a few words")
+    p_label.add_argument(
+        "--suggest", type=int, metavar="N", help="list the N leads whose label would teach the scorer most"
+    )
     p_label.set_defaults(func=label_cmd)
     p_serve = sub.add_parser("serve", help="the lead browser: published leads, dossiers and good/bad labels")
     p_serve.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
@@ -470,8 +498,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.func is sources_cmd and args.action != "list" and not args.targets:
         parser.error(f"sources {args.action} needs at least one {'file' if args.action == 'add' else 'name'}")
-    if args.func is label_cmd and bool(args.file) == bool(args.signal_id and args.verdict):
-        parser.error("label needs SIGNAL_ID good|bad, or --file FILE")
+    if (
+        args.func is label_cmd
+        and [bool(args.signal_id and args.verdict), bool(args.file), args.suggest is not None].count(True) != 1
+    ):
+        parser.error("label needs SIGNAL_ID good|bad, --file FILE or --suggest N")
     try:
         args.func(args)
     except SourceConfigError as exc:

@@ -74,3 +74,15 @@ def test_label_needs_a_verdict_or_a_file(warehouse):
         main(["label", "job-acme"])
     with pytest.raises(SystemExit):
         main(["label", "job-acme", "good", "--file", "labels.csv"])
+
+
+def test_suggest_lists_unlabelled_postings_nearest_the_warm_boundary(warehouse, capsys):
+    main(["label", "--suggest", "3"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("1 lead(s) whose label would teach the scorer most")
+    assert out[1].split()[:3] == ["job-acme", "60.0", "warm"]  # the only posting; its cheap score
+    main(["label", "job-acme", "good"])
+    main(["label", "--suggest", "3"])
+    assert capsys.readouterr().out.splitlines()[-1] == "nothing to suggest: no published, unlabelled posting"
+    with pytest.raises(SystemExit):
+        main(["label", "job-acme", "good", "--suggest", "3"])
