@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated phases to skip: {', '.join(PHASES)}",
     )
     parser.add_argument(
-        "--data-dir", help="data root holding jobs/ and emails/ (default ../shared/data, else resources/samples)"
+        "--data-dir",
+        help="data root holding jobs/emscad_250.jsonl and emails/enron_600.mbox, e.g. ../shared/data "
+        "(default: the bundled data every clone has, bench/data/ATTRIBUTION.md)",
     )
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"), help="results directory")
     parser.add_argument("--workdir", help="keep work files here (default: a temp dir, deleted after the run)")

@@ -193,7 +193,9 @@ def _callgrind_instructions(workdir: Path, hits: int) -> int:
         "--workdir",
         str(workdir),
     ]
-    subprocess.run(command, check=True, capture_output=True, cwd=BENCH_DIR.parent)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=BENCH_DIR.parent)
+    if done.returncode != 0:
+        raise RuntimeError(f"callgrind run of {hits} hits failed: {done.stderr[-2000:]}")
     match = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
     if match is None:
         raise RuntimeError(f"no instruction total in {out}")

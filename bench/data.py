@@ -12,6 +12,7 @@
 """
 
 import datetime
+import hashlib
 import json
 import random
 import re
@@ -29,6 +30,9 @@ from leadflow.paths import PROJECT_ROOT, RESOURCES_DIR
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 SAMPLES = RESOURCES_DIR / "samples"
 GOLDEN = RESOURCES_DIR / "golden" / "golden_100.jsonl"
+BUNDLED_JOBS = Path(__file__).resolve().parent / "data" / "emscad_bench.jsonl"  # see bench/data/ATTRIBUTION.md
+BUNDLED_EMAILS = RESOURCES_DIR / "golden" / "enron_600.mbox"
+BUNDLED = "bundled"
 
 W1_DAY = datetime.date(2026, 11, 20)
 # Shares of all W1 signals (design doc 000: job boards see 60-80 % repeats; we take 70 %).
@@ -40,19 +44,30 @@ LOCATIONS = ("US, NY, New York", "GB, LND, London", "US, CA, San Francisco", "DE
 
 @dataclass(frozen=True)
 class DataPaths:
-    origin: str  # "../shared/data" or "resources/samples"
+    origin: str  # "bundled" (every clone has it) or the --data-dir given
     jobs: Path
     emails: Path
 
+    def describe(self) -> dict:
+        """Which data a run used, exactly: the files and their SHA-256."""
+        return {
+            "origin": self.origin,
+            **{
+                name: {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+                for name, path in (("jobs", self.jobs), ("emails", self.emails))
+                if path.exists()  # the email backlog's data dir may hold emails only
+            },
+        }
+
 
 def locate_data(override: str | None = None) -> DataPaths:
-    """../shared/data when present (the real data), else the bundled samples."""
-    base = Path(override).resolve() if override else SHARED_DATA
-    jobs, emails = base / "jobs" / "emscad_250.jsonl", base / "emails" / "enron_600.mbox"
-    if jobs.exists() and emails.exists():
-        label = "../shared/data" if base == SHARED_DATA.resolve() or base == SHARED_DATA else str(base)
-        return DataPaths(label, jobs, emails)
-    return DataPaths("resources/samples", SAMPLES / "jobs_sample.jsonl", SAMPLES / "enron_sample.mbox")
+    """The bundled data by default, so that any clone reproduces the figures (the EMSCAD slice
+    in bench/data and the golden mbox); `override`: a data root holding jobs/emscad_250.jsonl and
+    emails/enron_600.mbox (e.g. ../shared/data)."""
+    if not override:
+        return DataPaths(BUNDLED, BUNDLED_JOBS, BUNDLED_EMAILS)
+    base = Path(override).resolve()
+    return DataPaths(str(override), base / "jobs" / "emscad_250.jsonl", base / "emails" / "enron_600.mbox")
 
 
 @dataclass

@@ -69,7 +69,7 @@ def run(days: int, data_dir: str | None, raw_concurrency: list[int], workdir: Pa
     results: dict[str, Any] = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "data": paths.origin,
+        "data": paths.describe(),
         "model_load_s": lf.warm_models(),
     }
     w2 = D.build_w2(paths.emails, days)
@@ -136,7 +136,7 @@ def summary(r: dict[str, Any]) -> str:
     doc = r["design_doc_001"]
     per_min = b["emails_per_min"] or 0.0
     lines = [
-        f"email backlog ({r['data']}): {w['emails']} emails over {w['partitions']} daily partitions "
+        f"email backlog ({r['data']['origin']}): {w['emails']} emails over {w['partitions']} daily partitions "
         f"({w['first']}..{w['last']}), one backfill run; ok={b['ok']}",
         f"end to end: {b['wall_s']:.1f} s = {per_min} emails/min (target {r['target_per_min']}: "
         f"{'met' if per_min >= r['target_per_min'] else 'NOT met'}); design doc 001: {doc['before_per_min']} before, "
@@ -160,7 +160,7 @@ def summary(r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.email_backlog", description=__doc__)
     parser.add_argument("--days", type=int, default=60, help="daily partitions backfilled (the busiest window)")
-    parser.add_argument("--data-dir", help="a folder with emails/enron_600.mbox (default ../shared/data)")
+    parser.add_argument("--data-dir", help="a folder with emails/enron_600.mbox (default: the bundled golden mbox)")
     parser.add_argument("--raw-concurrency", default="1,2", help="raw-engine sweep, e.g. 1,2 ('' skips the floor)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument(

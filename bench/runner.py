@@ -152,7 +152,7 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
     w1 = D.build_w1(paths.jobs, cfg.w1_unique, workdir / "w1_jobs.jsonl", avoid_leads=cfg.quick, fits=_embeddable(lf))
     w2 = D.build_w2(paths.emails, cfg.w2_days)
     D.write_sources(sources, [D.w1_source(w1)])
-    results["data"] = {"origin": paths.origin, "jobs": str(paths.jobs), "emails": str(paths.emails)}
+    results["data"] = paths.describe()
     results["workloads"] = {
         "W1": {
             k: (str(v) if isinstance(v, (Path, datetime.date)) else v) for k, v in w1.__dict__.items() if k != "records"
@@ -182,6 +182,8 @@ def _run_phases(cfg: Config, results: dict, workdir: Path, model_dir: Path, log:
     results["w1"] = lf.materialize(w1.day, w1.day, "w1")
     results["w1"]["written"] = lf.run_stats(results["w1"]["run_id"])
     _check(results["w1"], log)
+    # The in-flight bound per (endpoint, model) leadflow chose by W1's end (calibrated in the warm-up).
+    results["concurrency"] = {role: pool.sizing() for role, pool in lf.client.pools.items()}
     _phase_peak(results, "w1_leadflow")
     log(
         f"W1 leadflow: {results['w1']['wall_s']:.1f}s, LLM {results['w1']['llm']['llm_calls']} engine calls, "

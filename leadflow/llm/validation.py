@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema
 
+from leadflow.llm.cache_key import canonical_json
 from leadflow.llm.metrics import CallRecord
 from leadflow.llm.prompts import PromptTemplate
 from leadflow.llm.types import ChatRequest, ChatResponse, InvalidOutput
@@ -18,6 +19,9 @@ REPAIR_INSTRUCTION = (
 REPAIR_ECHO_CHARS = 2000  # of the invalid answer, sent back with the repair instruction
 
 Validator = Callable[[PromptTemplate, ChatResponse], dict[str, Any]]
+# Compiled schema validators by schema: `jsonschema.validate` checks the schema itself and builds
+# a validator on every call (~1.4 ms of CPU per answer; a compiled one validates in ~30 us).
+_SCHEMA_VALIDATORS: dict[str, Any] = {}
 Accept = Callable[[ChatResponse], bool]
 Send = Callable[[ChatRequest, Accept], ChatResponse]
 
@@ -31,12 +35,24 @@ def validate_json(template: PromptTemplate, response: ChatResponse) -> dict[str,
     except json.JSONDecodeError as exc:
         raise InvalidOutput(f"not JSON ({exc.msg} at char {exc.pos})", response.text) from exc
     if template.output_schema is not None:
-        try:
-            jsonschema.validate(value, template.output_schema)
-        except jsonschema.ValidationError as exc:
-            path = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-            raise InvalidOutput(f"schema violation at {path}: {exc.message}", response.text) from exc
+        # The error `jsonschema.validate` would raise: the best match among all of them.
+        error = jsonschema.exceptions.best_match(schema_validator(template).iter_errors(value))
+        if error is not None:
+            path = "/".join(str(p) for p in error.absolute_path) or "(root)"
+            raise InvalidOutput(f"schema violation at {path}: {error.message}", response.text)
     return value
+
+
+def schema_validator(template: PromptTemplate) -> Any:
+    """The template's output schema, checked and compiled once."""
+    schema: dict[str, Any] = template.output_schema or {}
+    key = template.schema_hash or canonical_json(schema)
+    validator = _SCHEMA_VALIDATORS.get(key)
+    if validator is None:
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        validator = _SCHEMA_VALIDATORS[key] = cls(schema)
+    return validator
 
 
 def repair_request(request: ChatRequest, error: InvalidOutput) -> ChatRequest:
