@@ -230,14 +230,17 @@ def main(argv: list[str] | None = None) -> int:
         _serve_hits(args.workdir, args.serve_hits)
         return 0
 
-    from bench.machine import load_guard
+    from bench.machine import load_guard, machine_info
     from bench.results_file import save_results
 
-    results: dict = {"command": " ".join(["python -m bench.cache_cost", *(argv or sys.argv[1:])])}
+    results: dict = {
+        "command": " ".join(["python -m bench.cache_cost", *(argv or sys.argv[1:])]),
+        "machine": machine_info(),
+    }
     workdir = Path(tempfile.mkdtemp(prefix="leadflow-cache-cost-"))
     os.environ["LEADFLOW_HOME"] = str(workdir)  # a throwaway cache, never the user's
     try:
-        with load_guard(results, args.refuse_busy):
+        with load_guard(args.refuse_busy) as results["load"]:
             from leadflow.defs.resources import LLMResource
             from leadflow.llm.factory import build_client
 
@@ -266,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"complete_json hit: mean {hit.get('mean_us')} us, p95 {hit.get('p95_us')} us, CPU {hit.get('cpu_mean_us')} us"
         + (f", {hit['instructions_per_hit']} instructions" if "instructions_per_hit" in hit else "")
-        + f" (others' busy cores {results['machine']['others_busy_cores']})"
+        + f" (others' busy cores {results['load']['others_busy_cores']})"
     )
     print(f"parts (us): {results['cache_cost'].get('complete_json_parts')}")
     print(f"wrote {save_results(results, args.out, 'cache_cost')}")

@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from bench.data import GOLDEN, SAMPLES, SHARED_DATA
-from bench.machine import machine_info
+from bench.machine import load_guard, machine_info
 from bench.results_file import save_results
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.dossier.grounding import DEFECT_KINDS, check_dossier
@@ -222,8 +222,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prose", choices=sorted(PROSE_ROLES), default=DEFAULT_PROSE, help="who writes the new path's prose"
     )
+    parser.add_argument("--refuse-busy", action="store_true", help="exit 3 when others keep the machine busy")
     args = parser.parse_args(argv)
-    signals = pick_postings(args.limit)
+    with load_guard(args.refuse_busy) as load:
+        report = run(args.limit, args.prose)
+    report["load"] = load
+    out = save_results(report, RESULTS, "dossier_quality")
+    for path in ("old", "new"):
+        s = report[path]
+        print(
+            f"{path}: {s['written']}/{s['dossiers']} written, {s['wall_s_mean']} s mean ({s['wall_s_median']} median), "
+            f"tokens in/out {s['tokens_in_mean']}/{s['tokens_out_mean']}, defect-free {s['defect_free_rate']:.0%}, "
+            f"defects {s['defects']}"
+        )
+    print(f"time new/old: {report['time_ratio_new_over_old']}; written to {out}")
+    return 0
+
+
+def run(limit: int, prose: str) -> dict[str, Any]:
+    """Both dossier paths on `limit` unseen postings, alternating, judged alike."""
+    signals = pick_postings(limit)
     pipeline = PipelineSettings()
     max_chars = pipeline.max_text_chars
     profiles = load_icp(pipeline.icp_file())
@@ -252,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                 reasons=tuple(json.loads(s["reasons"] or "[]")),
             )
             old = old_dossier(client, lead, ctx, max_chars)
-            new = new_dossier(client, lead, profiles, max_chars, args.prose)
+            new = new_dossier(client, lead, profiles, max_chars, prose)
             print(f"{signal.external_id} {signal.title!r}: old {old['wall_s']} s, new {new['wall_s']} s", flush=True)
             checked = new.pop("evidence")
             row: dict[str, Any] = {
@@ -275,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {**machine, "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
         "dossier_model": DOSSIER_MODEL,
-        "prose": args.prose,
+        "prose": prose,
         "models": models,
         "postings": [row["job_id"] for row in rows],
         "method": __doc__,
@@ -285,16 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     old_s, new_s = report["old"], report["new"]
     report["time_ratio_new_over_old"] = round(new_s["wall_s_mean"] / old_s["wall_s_mean"], 3)
-    out = save_results(report, RESULTS, "dossier_quality")
-    for path in ("old", "new"):
-        s = report[path]
-        print(
-            f"{path}: {s['written']}/{s['dossiers']} written, {s['wall_s_mean']} s mean ({s['wall_s_median']} median), "
-            f"tokens in/out {s['tokens_in_mean']}/{s['tokens_out_mean']}, defect-free {s['defect_free_rate']:.0%}, "
-            f"defects {s['defects']}"
-        )
-    print(f"time new/old: {report['time_ratio_new_over_old']}; written to {out}")
-    return 0
+    return report
 
 
 if __name__ == "__main__":

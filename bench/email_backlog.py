@@ -30,7 +30,7 @@ from typing import Any
 
 from bench import data as D
 from bench.instrument import EngineProbe
-from bench.machine import machine_info
+from bench.machine import load_guard, machine_info
 from bench.results_file import save_results
 from leadflow.paths import PROJECT_ROOT
 
@@ -166,14 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", type=Path, help="keep DuckDB, cache and Dagster instance here (default: a temp dir)"
     )
+    parser.add_argument("--refuse-busy", action="store_true", help="exit 3 when others keep the machine busy")
     args = parser.parse_args(argv)
     sweep = [int(c) for c in args.raw_concurrency.split(",") if c.strip()]
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        results = run(args.days, args.data_dir, sweep, args.workdir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="leadflow-email-backlog-") as tmp:
-            results = run(args.days, args.data_dir, sweep, Path(tmp))
+    with load_guard(args.refuse_busy) as load:
+        if args.workdir:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+            results = run(args.days, args.data_dir, sweep, args.workdir)
+        else:
+            with tempfile.TemporaryDirectory(prefix="leadflow-email-backlog-") as tmp:
+                results = run(args.days, args.data_dir, sweep, Path(tmp))
+    results["load"] = load
     path = save_results(results, args.out, "email_backlog")
     print(summary(results))
     print(f"written: {path}")

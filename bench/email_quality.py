@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.machine import load_guard
 from bench.results_file import save_results
 from leadflow.analysis.analyze import analyze_mails
 from leadflow.analysis.classifier import fit_typer
@@ -170,9 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throughput", type=int, default=0, metavar="N", help="also time the analysis of N emails")
     parser.add_argument("--cache", type=Path, help="LLM cache file to use (default: a temp file)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--refuse-busy", action="store_true", help="exit 3 when others keep the machine busy")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="leadflow-email-quality-") as tmp:
+    with load_guard(args.refuse_busy) as load, tempfile.TemporaryDirectory(prefix="leadflow-email-quality-") as tmp:
         results = run(args.repeats, args.throughput, args.cache or Path(tmp) / "llm_cache.sqlite")
+    results["load"] = load
     path = save_results(results, args.out, "email_quality")
     print(summary(results))
     print(f"written: {path}")

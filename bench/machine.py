@@ -110,25 +110,25 @@ def others_busy_now(seconds: float = IDLE_PROBE_S) -> float:
 
 
 @contextmanager
-def load_guard(results: dict, refuse_busy: bool = False) -> Iterator[None]:
-    """Record in `results["machine"]` how busy others kept the machine before and during the
-    block; flag a busy run (`machine_busy`), or exit with status 3 before starting when
-    `refuse_busy` and others already keep more than `BUSY_CORES` busy."""
+def load_guard(refuse_busy: bool = False) -> Iterator[dict]:
+    """How busy others kept the machine before and during the block, in the dict it yields
+    (filled when the block ends: put it in the results); a busy run is flagged
+    (`machine_busy`), or, with `refuse_busy`, not started (exit status 3) when others already
+    keep more than `BUSY_CORES` busy."""
     before = others_busy_now()
-    machine = results.setdefault("machine", machine_info())
-    machine["others_busy_cores_before"] = before
+    load: dict = {"others_busy_cores_before": before, "busy_above_cores": BUSY_CORES}
     if refuse_busy and before > BUSY_CORES:
         print(f"refusing to run: others keep {before:.2f} cores busy (> {BUSY_CORES})", file=sys.stderr)
         raise SystemExit(3)
     watch = CpuWatch()
     try:
-        yield
+        yield load
     finally:
         during = watch.stop()
-        machine["cpu"] = during
-        machine["others_busy_cores"] = during["others_busy_cores"]
-        machine["machine_busy"] = max(before, during["others_busy_cores"]) > BUSY_CORES
-        if machine["machine_busy"]:
+        load["cpu"] = during
+        load["others_busy_cores"] = during["others_busy_cores"]
+        load["machine_busy"] = max(before, during["others_busy_cores"]) > BUSY_CORES
+        if load["machine_busy"]:
             print(
                 f"note: others kept {during['others_busy_cores']:.2f} cores busy during the run "
                 f"({before:.2f} before): absolute times are under load",
