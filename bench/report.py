@@ -596,11 +596,9 @@ def readme_block(r: dict) -> str:
 
 
 def with_block(text: str, block: str) -> str:
-    head, start, rest = text.partition(BLOCK_START)
-    _, end, tail = rest.partition(BLOCK_END)
-    if not start or not end:
-        raise ValueError(f"no {BLOCK_START} ... {BLOCK_END} markers")
-    return f"{head}{BLOCK_START}\n{block}\n{BLOCK_END}{tail}"
+    from leadflow.config_docs import replace_marked
+
+    return replace_marked(text, BLOCK_START, BLOCK_END, block)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,13 +39,19 @@ def config_table() -> str:
     return "\n".join(rows)
 
 
+def replace_marked(text: str, start: str, end: str, body: str) -> str:
+    """`text` with what lies between the `start` and `end` marker lines replaced by `body`
+    (the README's generated parts: this table, the benchmark figures of `bench.report`)."""
+    head, found_start, rest = text.partition(start)
+    _, found_end, tail = rest.partition(end)
+    if not found_start or not found_end:
+        raise ValueError(f"the text lacks the {start} / {end} markers")
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def with_table(readme: str) -> str:
     """`readme` with the text between the markers replaced by the current table."""
-    head, start, rest = readme.partition(START)
-    _, end, tail = rest.partition(END)
-    if not start or not end:
-        raise ValueError(f"README lacks the {START} / {END} markers")
-    return f"{head}{START}\n{config_table()}\n{END}{tail}"
+    return replace_marked(readme, START, END, config_table())
 
 
 def main(argv: list[str] | None = None) -> None:
