@@ -245,7 +245,8 @@ def _suggest_labels(n: int) -> None:
     from leadflow.storage.connections import WarehouseMissing, waiting_connection
 
     try:
-        with waiting_connection(DuckDBWarehouse.from_env().database, read_only=True) as conn:
+        warehouse = DuckDBWarehouse.from_env()
+        with waiting_connection(warehouse.database, read_only=True, lease_url=warehouse.lease_url()) as conn:
             leads = suggest(conn, n, PipelineSettings.from_env().thresholds())
     except (ValueError, WarehouseMissing) as exc:
         raise SystemExit(f"leadflow label: {exc}") from None
@@ -275,7 +276,8 @@ def label_cmd(args) -> None:
             numbered = read.labels
         else:
             numbered = [(0, Label(args.signal_id, args.verdict, "cli", labeled_by=args.by, note=args.note))]
-        with waiting_connection(DuckDBWarehouse.from_env().database) as conn:
+        warehouse = DuckDBWarehouse.from_env()
+        with waiting_connection(warehouse.database, lease_url=warehouse.lease_url()) as conn:
             unknown = unknown_signals(conn, (label.signal_id for _, label in numbered))
             rejects = [*read.rejects] if args.file else []
             rejects += [
@@ -300,7 +302,10 @@ def serve_cmd(args) -> None:
     from leadflow.browser.app import BrowserSettings, new_token, serve
     from leadflow.defs.resources import DuckDBWarehouse
 
-    settings = BrowserSettings(database=DuckDBWarehouse.from_env().database, labeled_by=args.by, token=new_token())
+    warehouse = DuckDBWarehouse.from_env()
+    settings = BrowserSettings(
+        database=warehouse.database, labeled_by=args.by, token=new_token(), lease_url=warehouse.lease_url()
+    )
 
     def announce(address: str) -> None:
         print(f"lead browser: open {address}  (labels by {args.by}; Ctrl-C stops it)", flush=True)

@@ -15,6 +15,7 @@ that allows only this server's own script and stylesheet, on top of escaped temp
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -52,6 +53,10 @@ class BrowserSettings:
     labeled_by: str  # who the labels given here are by
     token: str  # what the printed address carries
     wait_s: float = LOCK_WAIT_S  # how long a request waits for a pipeline run's write
+    lease_url: str = ""  # the cluster's writer lease, when several hosts share the file
+
+    def connect(self, read_only: bool) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return waiting_connection(self.database, read_only, self.wait_s, self.lease_url)
 
 
 class TokenGate(BaseHTTPMiddleware):
@@ -83,7 +88,7 @@ def create_app(settings: BrowserSettings) -> Starlette:
     def leads_page(request: Request) -> HTMLResponse:
         filters = Filters.from_params(request.query_params)
         try:
-            with waiting_connection(settings.database, read_only=True, wait_s=settings.wait_s) as conn:
+            with settings.connect(read_only=True) as conn:
                 view = list_leads(conn, filters)
             missing = "" if view.total else "No published lead yet: a run publishes them once its checks pass."
         except WarehouseMissing as exc:
@@ -93,7 +98,7 @@ def create_app(settings: BrowserSettings) -> Starlette:
     def lead_page(request: Request) -> HTMLResponse:
         signal_id = request.path_params["signal_id"]
         try:
-            with waiting_connection(settings.database, read_only=True, wait_s=settings.wait_s) as conn:
+            with settings.connect(read_only=True) as conn:
                 detail = lead_detail(conn, signal_id)
         except WarehouseMissing as exc:
             return page("message.html", 404, title="No warehouse", message=str(exc))
@@ -102,7 +107,7 @@ def create_app(settings: BrowserSettings) -> Starlette:
         return page("lead.html", title=detail.lead.title or signal_id, detail=detail)
 
     def store(label: Label) -> None:
-        with waiting_connection(settings.database, wait_s=settings.wait_s) as conn:
+        with settings.connect(read_only=False) as conn:
             write_labels(conn, [label])
 
     async def post_label(request: Request) -> JSONResponse:

@@ -121,6 +121,10 @@ class DuckDBWarehouse(DuckDBResource, EnvResource):
             return found
         return super().from_env(**(overrides | {"database": str(data_dir() / "leadflow.duckdb")}))
 
+    def lease_url(self) -> str:
+        """The writer lease's URL, resolved ("" = none: one host)."""
+        return _secret(self.writer_lease_url)
+
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to a file made owner-only (0600, with its write-ahead log) at open and
@@ -129,7 +133,7 @@ class DuckDBWarehouse(DuckDBResource, EnvResource):
         on_disk = not self.database.startswith(":memory:")
         if on_disk:
             private_parent(self.database)
-        lease_url = _secret(self.writer_lease_url)
+        lease_url = self.lease_url()
         try:
             with (
                 writer_lease(lease_url, self.database) if lease_url else nullcontext(),

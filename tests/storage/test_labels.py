@@ -18,6 +18,8 @@ from leadflow.storage import schema
 from leadflow.storage.connections import WarehouseMissing, waiting_connection
 from leadflow.storage.labels import Label, LabelError, current_labels, label_history, write_labels
 from leadflow.storage.warehouse import replace_partitions
+from leadflow.storage.writer_lease import writer_lease
+from tests.cluster_services import POSTGRES_URL, ensure_services
 
 DAY = date(2026, 11, 20)
 SIGNALS = ("job-1", "job-2", "mail-3")
@@ -134,3 +136,23 @@ def test_a_label_written_while_another_process_writes_waits_for_it_then_lands(da
     with waiting_connection(database, read_only=True) as conn:
         assert current_labels(conn)["signal_id"].tolist() == ["job-1"]
         assert {t for (t,) in conn.execute("SELECT title FROM raw_signals").fetchall()} == {"written by the run"}
+
+
+def test_with_a_writer_lease_a_label_waits_for_the_worker_holding_it(database):
+    """Several hosts on one file (real PostgreSQL): a label is written under the cluster's lease."""
+    ensure_services()
+    done = threading.Event()
+
+    def label() -> None:
+        with waiting_connection(database, lease_url=POSTGRES_URL) as conn:
+            write_labels(conn, [Label("job-2", "bad", "cli")])
+        done.set()
+
+    with writer_lease(POSTGRES_URL, str(database)):  # a worker's write in flight
+        writer = threading.Thread(target=label)
+        writer.start()
+        assert not done.wait(1.0)  # waiting for the lease, not writing beside the worker
+    writer.join(timeout=30)
+    assert done.is_set()
+    with waiting_connection(database, read_only=True) as conn:
+        assert current_labels(conn)["signal_id"].tolist() == ["job-2"]
