@@ -52,7 +52,7 @@ def test_a_labels_file_stores_its_good_rows_and_reports_each_bad_one(warehouse, 
         "acct-globex,superb,,\n"
         "job-nope,good,,\n"
     )
-    with pytest.raises(SystemExit, match="2 row\\(s\\) of .*labels.csv rejected, the others stored"):
+    with pytest.raises(SystemExit, match=r"2 row\(s\) of .*labels\.csv rejected, the others stored"):
         main(["label", "--file", str(path), "--by", "carla"])
     assert capsys.readouterr().out.splitlines() == [
         "2 label(s) written, 0 unchanged (already the signal's label)",
