@@ -200,7 +200,7 @@ class ClientProbe:
                     }
                 )
 
-        def recorded_complete(role, template_id, variables, validator=None):
+        def recorded_complete(role, template_id, variables, validator=None, **options):
             with self._lock:
                 self.calls.append(
                     {
@@ -211,7 +211,7 @@ class ClientProbe:
                         "validator": validator,
                     }
                 )
-            return complete_json(role, template_id, variables, validator)
+            return complete_json(role, template_id, variables, validator, **options)
 
         client.map_concurrent = timed_map
         client.embed_many = timed_embed
