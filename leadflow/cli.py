@@ -310,7 +310,10 @@ def serve_cmd(args) -> None:
     def announce(address: str) -> None:
         print(f"lead browser: open {address}  (labels by {args.by}; Ctrl-C stops it)", flush=True)
 
-    serve(settings, args.port, announce)
+    try:
+        serve(settings, args.port, announce)
+    except OSError as exc:  # the port is taken, or not ours to bind
+        raise SystemExit(f"leadflow serve: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
 
 
 def print_summary(defs, client, partitions, wall_s: float, title: str = "demo") -> None:

@@ -1,4 +1,7 @@
-"""`leadflow label`: one lead, or a CSV file of labels, into a real DuckDB file; bad rows reported."""
+"""`leadflow label`: one lead, or a CSV file of labels, into a real DuckDB file; bad rows reported;
+`--suggest`; and `leadflow serve` on a taken port."""
+
+import socket
 
 import duckdb
 import pytest
@@ -86,3 +89,12 @@ def test_suggest_lists_unlabelled_postings_nearest_the_warm_boundary(warehouse, 
     assert capsys.readouterr().out.splitlines()[-1] == "nothing to suggest: no published, unlabelled posting"
     with pytest.raises(SystemExit):
         main(["label", "job-acme", "good", "--suggest", "3"])
+
+
+def test_serve_on_a_taken_port_is_a_clear_error(warehouse):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
+            main(["serve", "--port", str(port)])
