@@ -6,6 +6,7 @@ dossier's citations marked, its account's other leads, its label and the label's
 
 import datetime
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -123,6 +124,10 @@ def _signals(conn: duckdb.DuckDBPyConnection, leads: list[ExportedLead]) -> dict
 def details(conn: duckdb.DuckDBPyConnection, leads: list[ExportedLead], every: list[ExportedLead]) -> list[LeadDetail]:
     """`leads` in full; `every` published lead gives each its account's other leads."""
     signals = _signals(conn, leads)
+    by_account: dict[str, list[ExportedLead]] = defaultdict(list)
+    for lead in every:
+        if lead.account:
+            by_account[lead.account].append(lead)
     history = label_history(conn)
     by_signal = {signal_id: rows.to_dict("records") for signal_id, rows in history.groupby("signal_id")}
     out = []
@@ -136,9 +141,7 @@ def details(conn: duckdb.DuckDBPyConnection, leads: list[ExportedLead], every: l
                 text=segments(text, cited),
                 citations=cited,
                 sections=[(name, lead.dossier[name]) for name in SECTIONS if lead.dossier and lead.dossier[name]],
-                account_leads=[
-                    other for other in every if lead.account and other.account == lead.account and other is not lead
-                ],
+                account_leads=[other for other in by_account.get(lead.account, []) if other is not lead],
                 label=str(given[-1]["label"]) if given else "",
                 history=given,
             )
