@@ -20,16 +20,20 @@ from typing import Any, cast
 import numpy as np
 
 from leadflow.llm.backends.base import Backend
+from leadflow.llm.budget import TokenBudget
 from leadflow.llm.cache import CacheHit, TieredCache
 from leadflow.llm.cache_key import cache_key, canonical_json, key_prefix, variables_key
 from leadflow.llm.catalog import Catalog
 from leadflow.llm.coalescing import SingleFlight
 from leadflow.llm.context_window import DEFAULT_BUCKETS
-from leadflow.llm.metrics import CallRecord, MetricsHub
+from leadflow.llm.metrics import CallRecord, HitSource, MetricsHub
 from leadflow.llm.pool import EndpointPool
 from leadflow.llm.prompts import PromptLibrary, PromptTemplate
 from leadflow.llm.resilience import RetryPolicy, race, with_retries
 from leadflow.llm.routing import Router
+from leadflow.llm.semantic_cache import TIER as SEMANTIC_TIER
+from leadflow.llm.semantic_cache import Probe, SemanticCache, Similar
+from leadflow.llm.stream_parse import SchemaWatch
 from leadflow.llm.types import (
     ChatRequest,
     ChatResponse,
@@ -48,6 +52,7 @@ from leadflow.llm.validation import Accept, Validator, generate_valid, validate_
 log = logging.getLogger("leadflow.llm")
 
 CACHE_KIND_BY_ROLE = {"prefilter": "classification", "dossier": "dossier", "embed": "embedding"}
+USAGE_KIND = "usage"  # per cached answer: the [prompt, completion] tokens it cost when generated
 MAX_KEY_FAMILIES = 1024  # (template, model, options) families whose key prefix is kept hashed
 
 
@@ -67,6 +72,8 @@ class ClientSettings:
     circuit_failures: int = 3
     circuit_cooldown_s: float = 30.0
     race: bool = False  # race two independent endpoints per request (first valid answer wins)
+    semantic_threshold: float = 0.0  # > 0: classifications may be answered by a semantic hit (off)
+    stream_abort: bool = True  # stop a streamed answer at its first piece that cannot match the schema
 
 
 @dataclass
@@ -100,6 +107,7 @@ class LLMClient:
         self.cache = cache
         self.settings = settings
         self.metrics = MetricsHub()
+        self.semantic = SemanticCache(settings.semantic_threshold) if settings.semantic_threshold > 0 else None
         self.router = Router(
             catalog,
             pools,
@@ -193,8 +201,26 @@ class LLMClient:
         if self.settings.race and len(pool.backends) > 1:
             return race(pool, request, record, accept, self.settings.timeouts)
         return with_retries(
-            pool, request.model, record, lambda backend: backend.chat(request, self.settings.timeouts), self.retry
+            pool,
+            request.model,
+            record,
+            lambda backend: backend.chat(request, self.settings.timeouts, self._watch(request)),
+            self.retry,
         )
+
+    def _watch(self, request: ChatRequest) -> SchemaWatch | None:
+        """A fresh early-abort watch for each streamed attempt that has a schema."""
+        if self.settings.stream_abort and request.stream and request.schema is not None:
+            return SchemaWatch(request.schema)
+        return None
+
+    def _replay(self, record: CallRecord, key: str, template: PromptTemplate, messages, value: bytes) -> None:
+        """A hit's record: the tokens its answer cost when generated (replayed, not spent) and
+        what it answered (for the cache-hit audit)."""
+        usage = self._cache_get(key, USAGE_KIND)
+        if usage is not None:
+            record.replayed_prompt_tokens, record.replayed_completion_tokens = json.loads(usage.value)
+        record.hit = HitSource(template.id, messages, value)
 
     def _complete_with(
         self,
@@ -205,6 +231,8 @@ class LLMClient:
         model: str,
         record: CallRecord,
         validate: Validator,
+        budget: TokenBudget | None = None,
+        probe: Probe | None = None,
     ) -> Completion:
         """One model of the chain: from the cache, shared with an identical request in flight,
         or generated, validated (and repaired) and then cached."""
@@ -214,12 +242,33 @@ class LLMClient:
         hit = self._cache_get(key, kind)
         if hit is not None:
             record.cache_tier = hit.tier
+            self._replay(record, key, template, messages, hit.value)
             return Completion(json.loads(hit.value), model, template.label, hit.tier, record)
+        semantic = self.semantic if probe is not None and kind == "classification" else None
+        # The semantic scope: the exact key's family (template and content, model and digest,
+        # options, schema) over the context variables only (the ICP, the signal kind).
+        scope = self.request_key(role, template, probe.context, request) if semantic is not None and probe else ""
+        if semantic is not None and probe is not None:
+            near = semantic.lookup(scope, probe.vector)
+            if near is not None:
+                record.cache_tier = SEMANTIC_TIER
+                record.hit = HitSource(template.id, messages, near.value)
+                return Completion(json.loads(near.value), model, template.label, SEMANTIC_TIER, record)
+        if budget is not None:
+            budget.admit()
 
         def compute() -> dict[str, Any]:
             send = partial(self._send, role, record)
-            value = generate_valid(send, template, self.router.sized(role, request), record, validate)
-            self._cache_set(key, kind, json.dumps(value).encode())
+            try:
+                value = generate_valid(send, template, self.router.sized(role, request), record, validate)
+            finally:
+                if budget is not None:
+                    budget.charge(record)
+            encoded = json.dumps(value).encode()
+            self._cache_set(key, kind, encoded)
+            self._cache_set(key, USAGE_KIND, json.dumps([record.prompt_tokens, record.completion_tokens]).encode())
+            if semantic is not None and probe is not None:
+                semantic.add(scope, probe.vector, encoded)
             return value
 
         value, record.coalesced = self._flights.do(key, compute)
@@ -231,19 +280,26 @@ class LLMClient:
         template_id: str,
         variables: dict[str, Any],
         validator: Validator | None = None,
+        budget: TokenBudget | None = None,
+        similar: Similar | None = None,
     ) -> Completion:
         """A schema-valid JSON object for `variables`, from cache or the first model in the
-        fallback chain that produces one. `validator` adds checks beyond the schema."""
+        fallback chain that produces one. `validator` adds checks beyond the schema. `budget`:
+        a miss raises BudgetExhausted once it is spent. `similar`: a classification whose exact
+        key misses may be answered by a semantic hit (when the client has a semantic cache)."""
         template = self.prompts.get(template_id)
         validate = validator or validate_json
         messages = template.render(variables)
         chain = self.model_chain(role)
+        probe = similar.probe(variables) if similar is not None else None
         last_error: Exception | None = None
         for index, model in enumerate(chain):
             record = CallRecord(role=role, template=template.label, model=model, fallback=index > 0)
             started = time.perf_counter()
             try:
-                completion = self._complete_with(role, template, variables, messages, model, record, validate)
+                completion = self._complete_with(
+                    role, template, variables, messages, model, record, validate, budget, probe
+                )
             except (InvalidOutput, CircuitOpen, RetryableError, ModelMissing) as exc:
                 record.ok = False
                 record.error = f"{type(exc).__name__}: {exc}"
@@ -262,6 +318,21 @@ class LLMClient:
             self.metrics.record(record)
             return completion
         raise LLMError(f"{template.label}: every model in {chain} failed; last error: {last_error}")
+
+    def ask_again(self, role: str, hit: HitSource, model: str) -> dict[str, Any]:
+        """What the engine answers now to the request a cache hit answered (the cache-hit audit):
+        validated like any answer, never read from or written to a cache."""
+        template = self.prompts.get(hit.template_id)
+        request = self.build_request(role, template, hit.messages, model)
+        record = CallRecord(role=role, template=template.label, model=model, audit=True)
+        started = time.perf_counter()
+        try:
+            return generate_valid(
+                partial(self._send, role, record), template, self.router.sized(role, request), record, validate_json
+            )
+        finally:
+            record.latency_s = time.perf_counter() - started
+            self.metrics.record(record)
 
     def map_concurrent(
         self,

@@ -9,6 +9,15 @@ from dataclasses import dataclass
 import numpy as np
 
 
+@dataclass(frozen=True)
+class HitSource:
+    """What a cache hit answered, kept so that an audit can ask the engine again."""
+
+    template_id: str
+    messages: tuple[dict[str, str], ...]
+    value: bytes
+
+
 @dataclass
 class CallRecord:
     """One logical request: served from a cache tier, coalesced, or by the engine."""
@@ -24,6 +33,11 @@ class CallRecord:
     prompt_tokens: int = 0
     cached_prompt_tokens: int = 0
     completion_tokens: int = 0
+    replayed_prompt_tokens: int = 0  # a cache hit: what its answer cost when generated (not spent now)
+    replayed_completion_tokens: int = 0
+    hit: HitSource | None = None  # a cache hit of a structured answer
+    stream_aborted: int = 0  # streams stopped early: they could no longer match the schema
+    audit: bool = False  # a cache hit re-asked of the engine by the cache-hit audit
     load_s: float = 0.0
     engine_calls: int = 0  # requests that reached an engine (retries and repairs included)
     retries: int = 0
@@ -107,6 +121,11 @@ def summarize(records: list[CallRecord], loads: Sequence[ModelLoad] = ()) -> dic
         "tokens_in": sum(r.prompt_tokens for r in engine),
         "tokens_in_cached": sum(r.cached_prompt_tokens for r in engine),
         "tokens_out": decode_tokens,
+        "tokens_replayed_in": sum(r.replayed_prompt_tokens for r in records if r.cache_tier),
+        "tokens_replayed_out": sum(r.replayed_completion_tokens for r in records if r.cache_tier),
+        "stream_aborted": sum(r.stream_aborted for r in records),
+        "audit_requests": sum(1 for r in records if r.audit),
+        "audit_calls": sum(r.engine_calls for r in records if r.audit),
         "tokens_per_s": round(decode_tokens / engine_time, 2) if engine_time else None,
         "latency_p50_s": _percentile(latencies, 50),
         "latency_p95_s": _percentile(latencies, 95),

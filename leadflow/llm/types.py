@@ -166,6 +166,10 @@ class Cancellation:
             if self._response is not None:
                 self._response.close()
 
+    def observe(self, piece: str) -> None:
+        """Called by a backend with each streamed piece; a watch (`stream_parse.SchemaWatch`)
+        stops the stream by raising an LLMError, which the backend passes on."""
+
 
 class CircuitOpen(LLMError):
     """Every endpoint for a model is cooling down after repeated failures."""

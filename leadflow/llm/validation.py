@@ -11,6 +11,7 @@ import jsonschema
 from leadflow.llm.cache_key import canonical_json
 from leadflow.llm.metrics import CallRecord
 from leadflow.llm.prompts import PromptTemplate
+from leadflow.llm.stream_parse import StreamRejected
 from leadflow.llm.types import ChatRequest, ChatResponse, InvalidOutput
 
 REPAIR_INSTRUCTION = (
@@ -79,19 +80,25 @@ def generate_valid(
             return False
         return True
 
-    response = send(request, acceptable)
-    _account(record, response)
-    try:
-        return validator(template, response)
-    except InvalidOutput as first:
-        _count_invalid(record, response)
-        response = send(repair_request(request, first), acceptable)
+    def attempt(request: ChatRequest) -> dict[str, Any]:
+        try:
+            response = send(request, acceptable)
+        except StreamRejected as stopped:  # invalid before it ended: counted, then repaired
+            record.invalid += 1
+            record.stream_aborted += 1
+            record.completion_tokens += stopped.pieces
+            raise
         _account(record, response)
         try:
-            value = validator(template, response)
+            return validator(template, response)
         except InvalidOutput:
             _count_invalid(record, response)
             raise
+
+    try:
+        return attempt(request)
+    except InvalidOutput as first:
+        value = attempt(repair_request(request, first))
         record.repaired = True
         return value
 

@@ -154,7 +154,7 @@ class EmbeddedBackend(Backend):
         started = time.perf_counter()
         body = self._body(request)
         if request.stream:
-            text, finish_reason, timings, first_token_s = self._stream(handle, body, started)
+            text, finish_reason, timings, first_token_s = self._stream(handle, body, started, cancel)
         else:
             result = _check_error(handle.server.handle_chat_completions(body))
             choice = result["choices"][0]
@@ -177,14 +177,17 @@ class EmbeddedBackend(Backend):
         )
 
     @staticmethod
-    def _stream(handle: EngineHandle, body: dict, started: float) -> tuple[str, str | None, dict, float | None]:
+    def _stream(
+        handle: EngineHandle, body: dict, started: float, cancel: Cancellation | None = None
+    ) -> tuple[str, str | None, dict, float | None]:
         parts: list[str] = []
-        state: dict[str, Any] = {"finish": None, "timings": {}, "first": None, "error": None}
+        state: dict[str, Any] = {"finish": None, "timings": {}, "first": None, "error": None, "stopped": None}
 
-        def on_chunk(chunk: dict) -> None:
+        def on_chunk(chunk: dict) -> bool:
+            """True stops the engine's generation (a watch rejected the answer so far)."""
             if "error" in chunk:
                 state["error"] = chunk
-                return
+                return False
             state["timings"] = chunk.get("timings") or state["timings"]
             for choice in chunk.get("choices") or []:
                 piece = (choice.get("delta") or {}).get("content") or ""
@@ -192,8 +195,17 @@ class EmbeddedBackend(Backend):
                     state["first"] = time.perf_counter() - started
                 parts.append(piece)
                 state["finish"] = choice.get("finish_reason") or state["finish"]
+                if cancel is not None and piece:
+                    try:
+                        cancel.observe(piece)
+                    except LLMError as exc:
+                        state["stopped"] = exc
+                        return True
+            return False
 
         handle.server.handle_chat_completions({**body, "stream": True}, on_chunk)
+        if state["stopped"] is not None:
+            raise state["stopped"]
         if state["error"] is not None:
             _check_error(state["error"])
         return "".join(parts), state["finish"], state["timings"], state["first"]

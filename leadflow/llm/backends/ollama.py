@@ -75,6 +75,8 @@ class OllamaBackend(HttpBackend):
             if piece and first_token_s is None:
                 first_token_s = time.perf_counter() - started
             parts.append(piece)
+            if cancel is not None and piece:
+                cancel.observe(piece)
             if chunk.get("done"):
                 final = chunk
                 break

@@ -88,6 +88,8 @@ class OpenAIBackend(HttpBackend):
                 if piece and first_token_s is None:
                     first_token_s = time.perf_counter() - started
                 parts.append(piece)
+                if cancel is not None and piece:
+                    cancel.observe(piece)
                 finish_reason = choice.get("finish_reason") or finish_reason
         if finish_reason is None:
             raise RetryableError(f"{self.endpoint} stream ended without a finish reason")

@@ -1,0 +1,111 @@
+"""The token ledger, the run budget, the semantic cache and the cache-hit audit on the real small
+model (embedded engine) with the bundled classification template: one client and cache for the
+module, so each engine answer is paid once (four in all)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from leadflow.llm.budget import BudgetExhausted, TokenBudget
+from leadflow.llm.cache import MemoryLRUTier, TieredCache
+from leadflow.llm.cache_audit import audit_hits, decision
+from leadflow.llm.catalog import load_catalog
+from leadflow.llm.client import ClientSettings, LLMClient
+from leadflow.llm.ledger import load_price_list, totals, usage_rows
+from leadflow.llm.metrics import CallRecord, HitSource
+from leadflow.llm.pool import EndpointPool
+from leadflow.llm.prompts import PromptLibrary
+from leadflow.llm.semantic_cache import Similar
+from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR
+from leadflow.scoring.prefilter import SIGNAL_VARIABLES, TEMPLATE
+
+ROLE = "prefilter"
+ICP = "- B2B software companies growing their marketing teams"
+
+
+def signal(title: str, kind: str = "job_posting") -> dict[str, str]:
+    return {"icp_context": ICP, "signal_kind": kind, "signal_title": title, "signal_text": f"{title}. Join our team."}
+
+
+@pytest.fixture(scope="module")
+def client(embedded, chat_engine, embed_engine) -> LLMClient:
+    cache = TieredCache([MemoryLRUTier(8 * 1024 * 1024)], {})
+    pools = {ROLE: EndpointPool([embedded], 1), "embed": EndpointPool([embedded], 1)}
+    settings = ClientSettings(semantic_threshold=0.92)
+    return LLMClient(load_catalog(RESOURCES_DIR / "models.yaml"), PromptLibrary(PROMPTS_DIR), pools, cache, settings)
+
+
+def test_a_hit_replays_its_answers_tokens_apart_from_what_the_engine_spent(client):
+    with client.metrics.track() as recorder:
+        miss = client.complete_json(ROLE, TEMPLATE, signal("Marketing Manager"))
+        hit = client.complete_json(ROLE, TEMPLATE, signal("Marketing Manager"))
+    assert miss.record is not None and hit.record is not None and hit.cache_tier == "memory"
+    spent_in, spent_out = miss.record.prompt_tokens, miss.record.completion_tokens
+    assert spent_in > 0 and spent_out > 0
+    assert (hit.record.replayed_prompt_tokens, hit.record.replayed_completion_tokens) == (spent_in, spent_out)
+    summary = recorder.summary()
+    assert (summary["tokens_in"], summary["tokens_out"]) == (spent_in, spent_out)  # never double-counted
+    assert (summary["tokens_replayed_in"], summary["tokens_replayed_out"]) == (spent_in, spent_out)
+    prices = load_price_list(RESOURCES_DIR / "prices.yaml")
+    (row,) = usage_rows(recorder.records, prices)
+    assert (row["requests"], row["engine_calls"], row["cache_hits"]) == (2, 1, 1)
+    price = prices.by_role[ROLE]
+    expected = (spent_in * price.input_per_mtok + spent_out * price.output_per_mtok) / 1e6
+    assert row["hosted_cost"] == pytest.approx(expected) and row["replayed_cost"] == pytest.approx(expected)
+    assert totals([row, row])["tokens_in"] == 2 * spent_in
+
+
+def test_the_audit_re_asks_hits_and_counts_changed_decisions(client):
+    client.complete_json(ROLE, TEMPLATE, signal("Marketing Manager"))  # cached by the test above
+    with client.metrics.track() as recorder:
+        hit = client.complete_json(ROLE, TEMPLATE, signal("Marketing Manager"))
+        same = audit_hits(client, recorder.records, sample=5)
+    assert hit.cache_tier == "memory" and (same.hits, same.audited, same.changed) == (1, 1, 0)
+    assert recorder.summary()["audit_calls"] == 1
+    # A cached answer the engine would no longer give (a model changed behind the same digest).
+    assert hit.record is not None and hit.record.hit is not None
+    stale = {**hit.value, "hiring": not hit.value["hiring"], "score": (hit.value["score"] + 50) % 100}
+    poisoned = CallRecord(ROLE, hit.record.template, hit.record.model, cache_tier="memory")
+    poisoned.hit = HitSource(TEMPLATE, hit.record.hit.messages, json.dumps(stale).encode())
+    changed = audit_hits(client, [poisoned], sample=5)
+    assert (changed.audited, changed.changed) == (1, 1)
+    assert changed.examples[0]["cached"]["hiring"] != changed.examples[0]["now"]["hiring"]
+
+
+def test_decisions_are_enums_booleans_and_score_bands():
+    schema = PromptLibrary(PROMPTS_DIR).get(TEMPLATE).output_schema
+    value = {"score": 47, "hiring": True, "role_function": "sales", "seniority": "mid", "reasons": ["x"]}
+    assert decision(value, schema) == {"score": 2, "hiring": True, "role_function": "sales", "seniority": "mid"}
+
+
+def test_a_spent_budget_defers_engine_work_and_still_serves_hits(client):
+    client.complete_json(ROLE, TEMPLATE, signal("Marketing Manager"))  # cached
+    budget = TokenBudget(limit=1)
+    first = client.complete_json(ROLE, TEMPLATE, signal("PR Specialist"), budget=budget)  # admitted: 0 < 1
+    assert first.record is not None and budget.spent == first.record.prompt_tokens + first.record.completion_tokens
+    engine_before = sum(r.engine_calls for r in client.metrics.lifetime.records)
+    with pytest.raises(BudgetExhausted):
+        client.complete_json(ROLE, TEMPLATE, signal("Content Writer"), budget=budget)
+    assert client.complete_json(ROLE, TEMPLATE, signal("Marketing Manager"), budget=budget).cache_tier == "memory"
+    assert sum(r.engine_calls for r in client.metrics.lifetime.records) == engine_before
+    assert budget.report() == {"limit": 1, "spent": budget.spent, "deferred": 1}
+
+
+def test_a_near_identical_signal_takes_a_semantic_hit_in_its_context_only(client):
+    base, other = signal("Growth Marketing Lead"), signal("Forklift Driver")
+    variant = {**base, "signal_text": base["signal_text"].replace("Join our team.", "Join our team!")}
+    vectors = client.embed_many([base["signal_text"], variant["signal_text"], other["signal_text"]])
+    assert float(vectors[0] @ vectors[1]) >= 0.92 > float(vectors[0] @ vectors[2])
+    answered = client.complete_json(ROLE, TEMPLATE, base, similar=Similar(vectors[0], SIGNAL_VARIABLES))
+    spent = TokenBudget(limit=1, spent=1)  # every request that would reach the engine is refused
+    near = client.complete_json(ROLE, TEMPLATE, variant, similar=Similar(vectors[1], SIGNAL_VARIABLES), budget=spent)
+    assert near.cache_tier == "semantic" and near.value == answered.value
+    with pytest.raises(BudgetExhausted):  # not similar enough: a miss
+        client.complete_json(ROLE, TEMPLATE, other, similar=Similar(vectors[2], SIGNAL_VARIABLES), budget=spent)
+    email = {**variant, "signal_kind": "email"}
+    with pytest.raises(BudgetExhausted):  # the same text in another context: a miss
+        client.complete_json(
+            ROLE, TEMPLATE, email, similar=Similar(np.asarray(vectors[1]), SIGNAL_VARIABLES), budget=spent
+        )
+    assert spent.deferred == 2
