@@ -38,8 +38,47 @@ def local_storage(home: Path) -> dict[str, Any]:
     }
 
 
+def cluster_instance(home: Path) -> dict[str, Any]:
+    """Several machines, one history (docs/scaling.md): run, event and schedule storage on
+    PostgreSQL, runs taken from the queue (`dagster-daemon`) to Celery workers on RabbitMQ
+    (`python -m leadflow.cluster_worker` on each host), and the template's run and pool
+    limits widened to the cluster's slots (`concurrent_runs`); step logs and artifacts stay on
+    each host. The URLs are named, never written: each process reads them from its environment."""
+    from leadflow.defs.resources import ClusterSettings, _secret, env_var
+
+    settings, fields = ClusterSettings.from_env(), ClusterSettings.model_fields
+    url = _secret(settings.dagster_postgres_url)
+    if not url.startswith(INSTANCE_URL_SCHEME):  # SQLAlchemy 2.1 takes a bare postgresql:// for psycopg 3
+        raise ValueError(f"{env_var(fields['dagster_postgres_url'])} must be a {INSTANCE_URL_SCHEME}... URL")
+    concurrency = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))["concurrency"]
+    slots = settings.concurrent_runs
+    concurrency["runs"] = {
+        "max_concurrent_runs": slots,
+        "tag_concurrency_limits": [{"key": BACKFILL_TAG, "limit": slots}],
+    }
+    concurrency["pools"]["default_limit"] = slots
+    return {
+        **local_storage(home),
+        "storage": {"postgres": {"postgres_url": {"env": env_var(fields["dagster_postgres_url"])}}},
+        "run_launcher": {
+            "module": "dagster_celery.launcher",
+            "class": "CeleryRunLauncher",
+            "config": {
+                "default_queue": CLUSTER_QUEUE,
+                "broker": {"env": env_var(fields["celery_broker_url"])},
+                "backend": "rpc://",
+            },
+        },
+        "concurrency": concurrency,
+    }
+
+
+CLUSTER_QUEUE = "dagster"  # the Celery queue runs wait on (dagster-celery's default)
+BACKFILL_TAG = "dagster/backfill"
+INSTANCE_URL_SCHEME = "postgresql+psycopg2://"  # dagster-postgres's driver (it issues psycopg2-only SQL)
+
 # Profile name -> the instance sections it sets over the template (storage, launcher, ...).
-PROFILES: dict[str, Callable[[Path], dict[str, Any]]] = {"local": local_storage}
+PROFILES: dict[str, Callable[[Path], dict[str, Any]]] = {"local": local_storage, "cluster": cluster_instance}
 
 
 def instance_settings(home: Path, profile: str = "local") -> dict[str, Any]:
@@ -58,9 +97,14 @@ def dagster_home() -> Path:
     return private_dir(data_dir() / "dagster")
 
 
-def prepare_dagster_home(profile: str = "local") -> Path:
+def prepare_dagster_home(profile: str | None = None) -> Path:
     """Write (or refresh) the home's dagster.yaml and point DAGSTER_HOME at it for this process
-    and its children; a DAGSTER_HOME set elsewhere is replaced, as history follows the data."""
+    and its children; a DAGSTER_HOME set elsewhere is replaced, as history follows the data.
+    `profile`: default the configured one (`LEADFLOW_INSTANCE_PROFILE`, else `local`)."""
+    if profile is None:
+        from leadflow.defs.resources import ClusterSettings
+
+        profile = ClusterSettings.from_env().instance_profile
     home = dagster_home()
     config = home / "dagster.yaml"
     text = render_dagster_yaml(home, profile)

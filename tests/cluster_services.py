@@ -36,8 +36,9 @@ def ensure_services() -> None:
 
 
 def _with_database(url: str, name: str) -> str:
+    """`url` on database `name`, in the form SQLAlchemy hands to psycopg2 (dagster-postgres's driver)."""
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg2", path=f"/{name}"))
 
 
 @contextmanager

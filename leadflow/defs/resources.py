@@ -400,10 +400,43 @@ class PipelineSettings(EnvResource):
         return _path(self.exports_dir, data_dir() / "exports")
 
 
+class ClusterSettings(EnvResource):
+    """Running on several machines (docs/scaling.md): which Dagster instance profile a process
+    prepares (leadflow.instance) and what the cluster profile connects to."""
+
+    instance_profile: str = setting(
+        "local",
+        "Dagster instance profile: `local` (SQLite in `$LEADFLOW_HOME/dagster`, runs on this machine) or "
+        "`cluster` (PostgreSQL storage, a run queue, runs executed by Celery workers on any host).",
+        env="LEADFLOW_INSTANCE_PROFILE",
+    )
+    dagster_postgres_url: str = setting(
+        "",
+        "Cluster profile: PostgreSQL URL of the Dagster instance (runs, events, schedules, pool slots), the same "
+        "on every host: `postgresql+psycopg2://user:password@host:5432/db` (dagster-postgres's driver).",
+        env="LEADFLOW_DAGSTER_POSTGRES_URL",
+        secret=True,
+    )
+    celery_broker_url: str = setting(
+        "",
+        "Cluster profile: the Celery broker runs are queued on (`pyamqp://user:password@host:5672//`).",
+        env="LEADFLOW_CELERY_BROKER_URL",
+        secret=True,
+    )
+    concurrent_runs: int = setting(
+        2,
+        "Cluster profile: runs at once across the cluster (the run queue's limit, backfills included) and so "
+        "pipeline steps (the limit of the `duckdb_write` pool every pipeline asset runs in). Each step keeps at most "
+        "`LEADFLOW_MAX_CONCURRENCY` requests in flight per LLM host: a host sees at most this times that.",
+        env="LEADFLOW_CLUSTER_RUNS",
+    )
+
+
 RESOURCE_CLASSES: dict[str, type[EnvResource]] = {
     "duckdb": DuckDBWarehouse,
     "llm": LLMResource,
     "pipeline": PipelineSettings,
+    "cluster": ClusterSettings,
 }
 
 

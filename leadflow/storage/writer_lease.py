@@ -32,7 +32,8 @@ def lease_key(name: str) -> int:
 def writer_lease(url: str, name: str) -> Iterator[float]:
     """Hold the lease of warehouse `name` on the PostgreSQL server at `url` (waiting for it as
     long as another worker holds it); yields the seconds waited."""
-    conn = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT_S, application_name="leadflow-writer-lease")
+    libpq_url = url.replace("postgresql+psycopg2://", "postgresql://", 1)  # the Dagster instance's form works too
+    conn = psycopg2.connect(libpq_url, connect_timeout=CONNECT_TIMEOUT_S, application_name="leadflow-writer-lease")
     try:
         conn.autocommit = True
         started = time.perf_counter()

@@ -63,7 +63,7 @@ def test_definitions_inventory():
     for obj in named:
         assert obj.name.startswith("__") or obj.description, obj.name
     assert definitions.resources is not None
-    assert sorted(definitions.resources) == ["duckdb", "llm", "pipeline"]
+    assert sorted(definitions.resources) == ["cluster", "duckdb", "llm", "pipeline"]
 
 
 def test_every_asset_is_daily_single_run_and_in_the_writer_pool():

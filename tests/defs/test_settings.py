@@ -34,6 +34,10 @@ def test_readme_configuration_table_is_generated_from_the_settings():
 def test_todays_environment_variables_are_all_declared():
     assert set(ENV_VARS) == {
         "LEADFLOW_DUCKDB_PATH",
+        "LEADFLOW_INSTANCE_PROFILE",
+        "LEADFLOW_DAGSTER_POSTGRES_URL",
+        "LEADFLOW_CELERY_BROKER_URL",
+        "LEADFLOW_CLUSTER_RUNS",
         "LEADFLOW_WAREHOUSE_LEASE_URL",
         "LEADFLOW_LLM_BACKEND",
         "OLLAMA_BASE_URL",
