@@ -42,6 +42,7 @@ from leadflow.storage.warehouse import replace_partitions, write_version
 
 DAY = date(2026, 11, 20)
 CHROMIUM = "/usr/bin/chromium"
+WAIT_MS = 30_000  # a page or an assertion: generous, the CI machine's 2 cores are shared
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
 POSTING = (
     "Acme Analytics is hiring a Senior Data Engineer in Berlin to build our lakehouse. "
@@ -89,10 +90,13 @@ def warehouse(tmp_path_factory) -> Path:
         attributes = {"from": f"bo@{company}"} if kind == "email" else {}
         key = {"partition_date": DAY, "signal_id": signal_id, "kind": kind, "title": title, "run_id": "run-a"}
         raw.append(key | {"source": "test", "company": company, "text": text, "attributes": json.dumps(attributes)})
+        parts = [{"name": "title (ICP head)", "points": score - 10, "detail": "the head"}]
+        parts.append({"name": "ICP similarity", "points": 10.0, "detail": "cosine 0.60 to the ICP prototypes"})
         scores.append(
             key
             | {"cheap_score": score, "final_score": score, "bucket": bucket, "icp_similarity": 0.6, "rule_hit": False}
             | {"reasons": json.dumps(["a data team"]), "llm_used": False}
+            | {"explanation": json.dumps({"score": score, "parts": parts, "model": None, "intents": None})}
         )
     dossier = {"partition_date": DAY, "signal_id": "job-acme", "title": LEADS[1][2], "final_score": 72.0}
     dossier |= {"bucket": "warm", "dossier": json.dumps(DOSSIER), "account": "acme analytics", "run_id": "run-a"}
@@ -115,6 +119,12 @@ def _shot(page: Page, tmp_path: Path, name: str) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("LEADFLOW_SCREENSHOTS") == "docs":
         shutil.copy(path, PROJECT_ROOT / "docs" / name)
+
+
+def _submit(page: Page) -> None:
+    """The filter form sent, and its answer loaded."""
+    with page.expect_navigation():
+        page.click('button[type="submit"]')
 
 
 def test_citations_cut_the_text_overlaps_keep_both_sections_and_a_misplaced_quote_is_listed_not_marked():
@@ -208,6 +218,7 @@ def browser() -> Iterator[Browser]:
 def page(browser, server) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1100, "height": 640})
     page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
     page.goto(server)  # the token becomes a cookie, the address loses it
     yield page
     context.close()
@@ -223,7 +234,7 @@ def test_the_leads_filters_search_and_a_dossier_with_its_citations_marked(page, 
     _shot(page, tmp_path, "lead-browser.png")
 
     page.select_option('select[name="bucket"]', "warm")
-    page.click('button[type="submit"]')
+    _submit(page)
     assert _ids(page) == ["job-acme"]
     page.goto(server.split("?")[0] + "?q=globex+springfield")  # search: every word, anywhere in the lead
     assert _ids(page) == []  # the city is in the signal text, not in what search reads
@@ -231,18 +242,26 @@ def test_the_leads_filters_search_and_a_dossier_with_its_citations_marked(page, 
     assert _ids(page) == ["acct-globex"]
     page.select_option('select[name="kind"]', "email")
     page.fill('input[name="q"]', "")
-    page.click('button[type="submit"]')
+    _submit(page)
     assert _ids(page) == ["mail-acme"]
 
     page.goto(server.split("?")[0])
-    page.click('tr[data-signal-id="job-acme"] .lead-title')
+    with page.expect_navigation():
+        page.click('tr[data-signal-id="job-acme"] .lead-title')
     expect(page.locator("article.lead h2")).to_have_text(f"Senior Data Engineer {HOSTILE}")
     marks = page.locator("pre.signal-text mark.cite")
     assert marks.all_inner_texts() == [COMPANY, TRIGGER]
     assert marks.evaluate_all("ms => ms.map(m => m.dataset.sections)") == ["company_summary", "trigger"]
     expect(page.locator("pre.signal-text")).to_contain_text(HOSTILE)
     expect(page.locator(".dossier-section")).to_have_count(6)
-    expect(page.locator(".explanation")).to_contain_text("score 72.0 (warm)")
+    expect(page.locator(".explanation > p")).to_have_text(
+        "score 72.0 (warm); title (ICP head) +62.00, ICP similarity +10.00. Reasons: a data team"
+    )
+    rows = page.locator(".explanation table.parts tbody tr")
+    assert rows.all_inner_texts() == [
+        "title (ICP head)\t+62.00\tthe head",
+        "ICP similarity\t+10.00\tcosine 0.60 to the ICP prototypes",
+    ]
     expect(page.locator(".account")).to_contain_text("Acme Analytics")
     assert page.title() != "pwned"
     _shot(page, tmp_path, "lead-browser-lead.png")
@@ -295,12 +314,12 @@ def test_a_good_click_while_a_run_writes_waits_for_the_run_then_stores_the_label
         labeling = page.locator('tr[data-signal-id="job-acme"] .labeling')
         labeling.locator("button.good").click()
         status = labeling.locator("[data-label-status]")
-        expect(status).to_have_text("saving…")
+        expect(status).to_have_text("saving…", timeout=WAIT_MS)
         page.wait_for_timeout(1000)
-        expect(status).to_have_text("saving…")  # still waiting for the run, not failed
+        expect(status).to_have_text("saving…", timeout=WAIT_MS)  # still waiting for the run, not failed
         assert run.stdin is not None
         run.stdin.close()  # the run publishes and lets go
-        expect(status).to_have_text("good", timeout=30_000)
+        expect(status).to_have_text("good", timeout=WAIT_MS)
         assert run.wait(timeout=30) == 0
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         [label] = current_labels(conn).to_dict("records")
