@@ -476,7 +476,7 @@ def _golden_verdicts(
             return {
                 day: Verdict(False, {"problem": f"no {kind} golden evaluation recorded by this run"}) for day in dates
             }
-        latest = f"""SELECT run_id, model, prompt_version, precision, recall, f1 FROM golden_evaluations
+        latest = f"""SELECT run_id, model, prompt_version, precision, recall, f1, report FROM golden_evaluations
                      WHERE run_id IN (SELECT UNNEST(?::VARCHAR[])) AND {kind_filter}
                      QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY seq DESC) = 1"""
         published = published_versions(conn, dates)
@@ -493,7 +493,8 @@ def _golden_verdicts(
         if current is None:
             verdicts[day] = Verdict(False, {"problem": f"no {kind} golden evaluation recorded by this run"})
             continue
-        model, prompt_version, precision, recall, f1 = current
+        model, prompt_version, precision, recall, f1, report = current
+        user_labels = json.loads(report or "{}").get("user_labels")  # figures only: too few to gate on
         baseline = evaluations.get(published.get(day, ""))
         baseline_f1 = baseline[4] if baseline else None  # None: no published version to compare with
         verdicts[day] = Verdict(
@@ -508,6 +509,7 @@ def _golden_verdicts(
                 "baseline_f1": baseline_f1,
                 "baseline_run_id": published.get(day),
                 "golden_tolerance": pipeline.golden_tolerance,
+                **({"user_labels": dg.MetadataValue.json(user_labels)} if user_labels else {}),
             },
         )
     return verdicts
@@ -519,7 +521,8 @@ def _golden_verdicts(
     description=(
         "Job postings: held-out precision/recall of the whole cascade on the labelled golden set "
         "(head trained out-of-fold), per model and prompt version; a day fails when F1 drops more than "
-        "golden_tolerance below that of the version published for it."
+        "golden_tolerance below that of the version published for it. The held-out user labels' figures "
+        "(overall and per source) are reported beside it."
     ),
 )
 def prefilter_golden_set(

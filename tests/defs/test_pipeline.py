@@ -54,6 +54,12 @@ def test_pipeline_materializes_every_stage_with_real_content(workspace, first_ru
     classified = scores[scores["llm_used"]]
     assert classified["llm_score"].between(0, 100).all()
     assert classified["role_function"].notna().all()
+    for final, explanation in zip(scores["final_score"], scores["explanation"], strict=True):
+        assert round(sum(part["points"] for part in json.loads(explanation)["parts"]), 2) == final
+    accounts = scores[scores["kind"] == "account"]  # each account row is its own master record
+    assert len(accounts) and (accounts["match_confidence"] == 1.0).all() and accounts["account_id"].notna().all()
+    golden = next(e for e in result.get_asset_check_evaluations() if e.check_name == "prefilter_golden_set")
+    assert golden.metadata["user_labels"].value == {"rows": 0}  # no label yet: nothing held out
 
     written = _table(workspace, "published_dossiers")
     good = written[written["dossier"].notna()]
@@ -115,4 +121,4 @@ def test_empty_partition_materializes_with_zero_rows(workspace, first_run):
         for m in [m.materialization]
         if m.asset_key.path[0] != "quality_metrics"
     ]
-    assert counts == [0] * 6  # raw_signals, embeddings, email_analysis, prefilter, dossiers, published
+    assert counts == [0] * 7  # raw_signals, accounts, embeddings, email_analysis, prefilter, dossiers, published
