@@ -27,6 +27,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from leadflow.llm.shared_flight import RedisFlight
 from leadflow.storage.private import private_file, private_parent
 
 _log = logging.getLogger(__name__)
@@ -379,6 +380,10 @@ class RedisTier(CacheTier):
         except (redis.RedisError, OSError) as exc:
             raise CacheUnavailable(f"redis DEL failed: {exc}") from exc
 
+    def flight(self) -> RedisFlight:
+        """Single-flight across the processes that share this Redis (`leadflow.llm.shared_flight`)."""
+        return RedisFlight(self._client, self.prefix)
+
     def clear(self, kind: str | None = None) -> int:
         pattern = self._pattern(kind)
         removed = 0
@@ -467,6 +472,10 @@ class TieredCache:
     def ttl_for(self, kind: str) -> float | None:
         """Per-kind TTL in seconds; unknown kinds never expire."""
         return self.ttl_by_kind.get(kind)
+
+    def shared_flight(self) -> RedisFlight | None:
+        """Single-flight across processes, over the first Redis tier; None without one."""
+        return next((tier.flight() for tier in self.tiers if isinstance(tier, RedisTier)), None)
 
     def _available(self, tier: CacheTier) -> bool:
         return self._stats[tier.name].down_until <= time.monotonic()

@@ -117,6 +117,7 @@ class LLMClient:
         )
         self.retry = RetryPolicy(settings.max_retries, settings.backoff_base_s, settings.backoff_cap_s)
         self._flights: SingleFlight[dict[str, Any]] = SingleFlight()
+        self._shared_flight = cache.shared_flight() if cache is not None else None  # across processes
         self._ready: dict[str, float] | None = None
         self._ready_lock = threading.Lock()
         self._key_prefixes: dict[tuple[str, ...], Any] = {}  # request_key's hashed family prefixes
@@ -271,7 +272,19 @@ class LLMClient:
                 semantic.add(scope, probe.vector, encoded)
             return value
 
-        value, record.coalesced = self._flights.do(key, compute)
+        def cached() -> dict[str, Any] | None:
+            hit = self._cache_get(key, kind)
+            return None if hit is None else json.loads(hit.value)
+
+        def across_processes() -> dict[str, Any]:
+            if self._shared_flight is None:
+                return compute()
+            value, shared = self._shared_flight.do(key, compute, cached)
+            record.coalesced = record.coalesced or shared
+            return value
+
+        value, coalesced = self._flights.do(key, across_processes)
+        record.coalesced = record.coalesced or coalesced
         return Completion(value, model, template.label, None, record)
 
     def complete_json(
