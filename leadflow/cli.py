@@ -441,6 +441,25 @@ def cache(args) -> None:
         print(json.dumps(tiered.expire(), indent=2))
 
 
+def usage_cmd(args) -> None:
+    """Engine tokens, cache-replayed tokens (saved, not spent) and their hosted-model cost."""
+    from leadflow.storage.usage import usage_report
+
+    with _definitions().resources["duckdb"].get_connection() as conn:
+        report = usage_report(conn, args.runs, args.run)
+    if report.empty:
+        print("no LLM usage recorded yet")
+        return
+    report = report.assign(run_id=report["run_id"].str[:8])
+    print(report.drop(columns=["started"]).to_string(index=False, float_format=lambda v: f"{v:.6f}"))
+    engine = int(report["tokens_in"].sum() + report["tokens_out"].sum())
+    replayed = int(report["replayed_in"].sum() + report["replayed_out"].sum())
+    print(
+        f"total: {engine} engine tokens (hosted cost {report['hosted_cost'].sum():.6f}); {replayed} tokens replayed "
+        f"from the cache, not spent (hosted cost saved {report['replayed_cost'].sum():.6f})"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="leadflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -503,6 +522,10 @@ def main(argv: list[str] | None = None) -> None:
     p_cache.add_argument("action", choices=["stats", "clear", "expire"])
     p_cache.add_argument("--kind", choices=["classification", "dossier", "embedding"], default=None)
     p_cache.set_defaults(func=cache)
+    p_usage = sub.add_parser("usage", help="the token and cost ledger: per run, partitions and stage")
+    p_usage.add_argument("--runs", type=int, default=5, help="the latest N runs (default 5)")
+    p_usage.add_argument("--run", default=None, help="one run id")
+    p_usage.set_defaults(func=usage_cmd)
     args = parser.parse_args(argv)
     if args.func is sources_cmd and args.action != "list" and not args.targets:
         parser.error(f"sources {args.action} needs at least one {'file' if args.action == 'add' else 'name'}")

@@ -656,6 +656,30 @@ def quality_error_rate(
 
 
 @daily_check(
+    asset="prefilter_scores",
+    description=(
+        "Cache-hit audit (a warning, never blocking): the sample of the run's cache hits re-asked of the live "
+        "engine (cache_audit_sample) gave the decisions the cache held; a changed one means the model or engine "
+        "changed behind the same name and digest, or a semantic hit was wrong."
+    ),
+)
+def prefilter_cache_audit(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> Evaluations:
+    dates = check_dates(context)
+    with duckdb.get_connection() as conn:
+        hits, audited, changed, failed = conn.execute(
+            "SELECT coalesce(sum(hits), 0), coalesce(sum(audited), 0), coalesce(sum(changed), 0), "
+            "coalesce(sum(failed), 0) FROM cache_audits WHERE run_id = ? AND stage = 'prefilter_scores'",
+            [context.run.run_id],
+        ).fetchone() or (0, 0, 0, 0)
+    figures = {"hits": hits, "audited": audited, "changed": changed, "failed": failed}
+    yield from judged(
+        context,
+        run_verdicts(dates, changed == 0, figures, {day: {} for day in dates}),
+        severity=dg.AssetCheckSeverity.WARN,
+    )
+
+
+@daily_check(
     asset="published_leads",
     description=(
         "Post-publish gate: PSI of the run's published buckets against the 14 published days before them "

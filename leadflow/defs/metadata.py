@@ -47,7 +47,8 @@ LLM_FIGURES = (
 RATE_BASES = {"cache_hit_rate": "requests", "invalid_rate": "llm_calls"}
 
 
-def _figure(value: float | int | None) -> dg.MetadataValue:
+def figure(value: float | int | None) -> dg.MetadataValue:
+    """A figure as metadata: null when nothing was measured."""
     if value is None:
         return dg.MetadataValue.null()
     return dg.MetadataValue.float(float(value)) if isinstance(value, float) else dg.MetadataValue.int(int(value))
@@ -62,7 +63,7 @@ def llm_metadata(summary: dict) -> dict[str, dg.MetadataValue]:
             measured[rate] = None
     loaded = summary.get("models_loaded") or []
     return {
-        **{f"llm/{key}": _figure(value) for key, value in measured.items()},
+        **{f"llm/{key}": figure(value) for key, value in measured.items()},
         "llm/models_loaded": dg.MetadataValue.text(
             ", ".join(loaded) if loaded else "none: no model was loaded during this asset's LLM work"
         ),

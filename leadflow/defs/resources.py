@@ -24,9 +24,11 @@ from leadflow.analysis.golden import GOLDEN_LABELS, GOLDEN_MBOX
 from leadflow.defs.constants import PROFILE_TAG, SAFE_PROFILE
 from leadflow.dossier.writer import DEFAULT_PROSE
 from leadflow.ingest.source_file import seed_sources
+from leadflow.llm.budget import TokenBudget
 from leadflow.llm.client import ClientSettings, LLMClient
 from leadflow.llm.concurrency import STORE_FILE as CONCURRENCY_FILE
 from leadflow.llm.factory import LLMSettings, shared_client
+from leadflow.llm.ledger import PriceList, load_price_list
 from leadflow.llm.prompts import PromptLibrary
 from leadflow.llm.types import LLMHealthError, Timeouts
 from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR, data_dir, resolve
@@ -210,6 +212,34 @@ class LLMResource(EnvResource):
         "Race two endpoints of a pool per request (separate hosts only); the loser is cancelled.",
         env="LEADFLOW_LLM_RACE",
     )
+    semantic_cache_threshold: float = setting(
+        _CLIENT.semantic_threshold,
+        "Cosine from which a classification whose exact key misses takes the answer of a near-identical signal "
+        "(same template, model, prompt version, ICP and signal kind; this run's answers); 0 = off, the default "
+        "(README: its measured false hits).",
+        env="LEADFLOW_SEMANTIC_CACHE",
+    )
+    stream_abort: bool = setting(
+        _CLIENT.stream_abort,
+        "Stop a streamed answer at its first piece after which it can no longer match the schema (then repair).",
+        env="LEADFLOW_STREAM_ABORT",
+    )
+    run_token_budget: int = setting(
+        0,
+        "Engine tokens (prompt + completion) one run may spend; once spent, signals still needing the engine "
+        "are left unscored for the next run. 0 = no budget.",
+        env="LEADFLOW_RUN_TOKEN_BUDGET",
+    )
+    price_list: str = setting(
+        "",
+        "Hosted-model prices the token ledger costs tokens at; empty = the bundled `leadflow/resources/prices.yaml`.",
+        env="LEADFLOW_PRICE_LIST",
+    )
+    cache_audit_sample: int = setting(
+        2,
+        "Cache hits per run and stage re-asked of the live engine to see whether its decision changed; 0 = off.",
+        env="LEADFLOW_CACHE_AUDIT_SAMPLE",
+    )
     prompts_dir: str = setting(
         "", "Prompt templates, re-read when edited; empty = the bundled `leadflow/prompts`.", env="LEADFLOW_PROMPTS_DIR"
     )
@@ -281,11 +311,20 @@ class LLMResource(EnvResource):
                 timeouts=Timeouts(self.connect_timeout_s, self.first_token_timeout_s, self.total_timeout_s),
                 stream_roles=("dossier",) if self.stream_dossiers else (),
                 race=self.race,
+                semantic_threshold=self.semantic_cache_threshold,
+                stream_abort=self.stream_abort,
             ),
         )
 
     def client(self) -> LLMClient:
         return shared_client(self.settings())
+
+    def prices(self) -> PriceList:
+        return load_price_list(_path(self.price_list, RESOURCES_DIR / "prices.yaml"))
+
+    def budget(self, spent: int) -> TokenBudget | None:
+        """The rest of the run's token budget, `spent` by its earlier stages; None = no budget."""
+        return TokenBudget(self.run_token_budget, spent) if self.run_token_budget else None
 
     def prompts_path(self) -> Path:
         return _path(self.prompts_dir, PROMPTS_DIR)
@@ -339,6 +378,12 @@ class PipelineSettings(EnvResource):
     parked: int = setting(_THRESHOLDS.parked, "Final score from which a lead is `parked` (below: `filtered`).")
     llm_weight: float = setting(_THRESHOLDS.llm_weight, "Weight of the small model's score in the blend.")
     max_text_chars: int = setting(1200, "Signal text sent to the models, characters.")
+    tiering: bool = setting(
+        False,
+        "Tiered classification: complex signals, and small-model answers that are uncertain or contradict the "
+        "cheap stage, go to the bigger (dossier) model. Off: measured in bench/semantic_tiering.",
+        env="LEADFLOW_TIERING",
+    )
     dossier_prose: str = setting(
         DEFAULT_PROSE,
         "Who writes a dossier's summary and opener from its facts: `small` (the small model), `dossier` "

@@ -14,8 +14,10 @@ import pandas as pd
 
 from leadflow.ingest.emails import KIND as EMAIL_KIND
 from leadflow.ingest.jobs_jsonl import KIND as JOB_KIND
+from leadflow.llm.budget import BudgetExhausted, TokenBudget
 from leadflow.llm.client import Completion, LLMClient
 from leadflow.llm.metrics import CallRecord
+from leadflow.llm.semantic_cache import Similar
 from leadflow.scoring.cascade import IcpScorer, Thresholds, fit_scorer, precision_recall
 from leadflow.scoring.email_leads import email_lead
 from leadflow.scoring.embedding import embed_texts, icp_similarities
@@ -23,6 +25,7 @@ from leadflow.scoring.explanation import blended, explanation_json
 from leadflow.scoring.icp import IcpProfile, icp_context
 from leadflow.scoring.injection import addresses_model, neutralize
 from leadflow.scoring.rules import title_keyword_hit
+from leadflow.scoring.tiering import BIG_ROLE, TierPolicy
 from leadflow.storage.schema import ACCOUNT_COLUMNS, llm_cost
 
 TEMPLATE = "classify_signal"
@@ -30,6 +33,7 @@ ROLE = "prefilter"
 ADDRESSES_MODEL = "its text speaks to the model: that part was cut before a model read it, and the small model's score may lower this lead, never raise it"
 
 Answers = dict[str, Completion | Exception]  # the small model's result per content hash
+SIGNAL_VARIABLES = ("signal_title", "signal_text")  # what a semantic hit may differ in
 
 # What the cascade reads of a signal: its text, embedding, email analysis and account.
 SIGNALS_SQL = """
@@ -146,20 +150,41 @@ def candidates(frame: pd.DataFrame, min_score: float) -> pd.DataFrame:
     )
 
 
-def classify(cascade: Cascade, todo: pd.DataFrame, on_done: Callable[[int], None] | None = None) -> Answers:
-    """The small model's answer (or its failure) for each row of `todo` (kind, title, text),
-    from the signal without what it says to a model."""
+def classify(
+    cascade: Cascade,
+    todo: pd.DataFrame,
+    on_done: Callable[[int], None] | None = None,
+    budget: TokenBudget | None = None,
+    vectors: np.ndarray | None = None,
+    tiers: TierPolicy | None = None,
+) -> Answers:
+    """The small model's answer (or its failure) for each row of `todo` (kind, title, text,
+    cheap_score), from the signal without what it says to a model. `budget`: once spent, rows
+    that need the engine get BudgetExhausted (deferred). `vectors`: each row's unit text
+    embedding, offered to the client's semantic cache. `tiers`: complex signals and uncertain or
+    contradicting answers go to the bigger model (`leadflow.scoring.tiering`)."""
+    client, warm = cascade.client, cascade.scorer.thresholds.warm
 
-    def ask(row: Any) -> Completion:
+    def ask(item: tuple[Any, np.ndarray | None]) -> Completion:
+        row, vector = item
         variables = {
             "icp_context": cascade.icp_context,
             "signal_kind": row.kind,
             "signal_title": neutralize(row.title),
             "signal_text": neutralize(row.text)[: cascade.max_chars],
         }
-        return cascade.client.complete_json(ROLE, TEMPLATE, variables)
+        similar = None if vector is None else Similar(vector, SIGNAL_VARIABLES)
+        first = BIG_ROLE if tiers is not None and tiers.is_complex(variables["signal_text"]) else ROLE
+        completion = client.complete_json(first, TEMPLATE, variables, budget=budget, similar=similar)
+        if tiers is None or first == BIG_ROLE:
+            return completion
+        if tiers.escalation(completion.value.get("score"), float(row.cheap_score), warm) is None:
+            return completion
+        return client.complete_json(BIG_ROLE, TEMPLATE, variables, budget=budget)
 
-    results = cascade.client.map_concurrent(ask, list(todo.itertuples()), role=ROLE, on_done=on_done)
+    rows = list(todo.itertuples())
+    items = list(zip(rows, vectors if vectors is not None else [None] * len(rows), strict=True))
+    results = client.map_concurrent(ask, items, role=ROLE, on_done=on_done)
     return dict(zip(todo["content_hash"], results, strict=True))
 
 
@@ -170,14 +195,16 @@ def answer(result: Completion | Exception | None) -> tuple[dict[str, Any], CallR
     return result.value, result.record
 
 
-def evaluate_golden(cascade: Cascade) -> dict[str, Any]:
-    """Precision/recall of the whole cascade (held-out head + small model) on the golden set."""
+def golden_frame(cascade: Cascade) -> pd.DataFrame:
+    """The golden postings as signals with their held-out cheap scores."""
     golden = cascade.golden
-    frame = golden.assign(
+    return golden.assign(
         kind=JOB_KIND, cheap_score=cascade.golden_cheap_scores, content_hash=golden["job_id"].astype(str)
     )
-    thresholds = cascade.scorer.thresholds
-    answers = classify(cascade, candidates(frame, thresholds.llm_min_score))
+
+
+def golden_figures(cascade: Cascade, frame: pd.DataFrame, answers: Answers) -> dict[str, Any]:
+    """Precision/recall of the cascade's final scores on the golden `frame`, given `answers`."""
     finals = np.array(
         [
             cascade.scorer.blend(cheap, answer(answers.get(key))[0].get("score"), not addresses_model(title, text))
@@ -186,8 +213,14 @@ def evaluate_golden(cascade: Cascade) -> dict[str, Any]:
             )
         ]
     )
-    labels = golden["is_icp"].to_numpy().astype(int)
-    return precision_recall(finals >= thresholds.warm, labels)
+    labels = frame["is_icp"].to_numpy().astype(int)
+    return precision_recall(finals >= cascade.scorer.thresholds.warm, labels)
+
+
+def evaluate_golden(cascade: Cascade) -> dict[str, Any]:
+    """Precision/recall of the whole cascade (held-out head + small model) on the golden set."""
+    frame = golden_frame(cascade)
+    return golden_figures(cascade, frame, classify(cascade, candidates(frame, cascade.scorer.thresholds.llm_min_score)))
 
 
 def _cell(value: Any) -> Any:
@@ -214,11 +247,14 @@ def score_rows(
     scorer: IcpScorer, scored: pd.DataFrame, answers: Answers, prompt_label: str, run_id: str
 ) -> list[dict[str, Any]]:
     """The prefilter_scores rows: cheap score, the small model's answer (if it was asked), final
-    score and bucket. A signal that speaks to the model is not lifted by it (`IcpScorer.blend`)."""
+    score and bucket. A signal that speaks to the model is not lifted by it (`IcpScorer.blend`).
+    A signal the token budget deferred gets no row: the next run scores it."""
     rows = []
     row: Any  # an itertuples() row: the columns as attributes
     for row in scored.itertuples():
         result = answers.get(row.content_hash)
+        if isinstance(result, BudgetExhausted):
+            continue  # deferred: the next run scores it (and what this run finished, from the cache)
         value, record = answer(result)
         llm_score = value.get("score")
         speaks = addresses_model(row.title or "", row.text)

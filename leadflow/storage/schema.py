@@ -211,6 +211,34 @@ TABLES: dict[str, Table] = {
             ),
         ),
         Table(
+            # The token and cost ledger (leadflow.llm.ledger): per run, partition span and stage,
+            # one row per (role, model). Engine tokens and cache-replayed tokens apart, never added.
+            "llm_usage",
+            (
+                *_columns(
+                    "run_id VARCHAR NOT NULL, partitions VARCHAR, stage VARCHAR, role VARCHAR, model VARCHAR, "
+                    "requests INTEGER, engine_calls INTEGER, cache_hits INTEGER, tokens_in INTEGER, "
+                    "tokens_in_cached INTEGER, tokens_out INTEGER, replayed_in INTEGER, replayed_out INTEGER, "
+                    "hosted_model VARCHAR, hosted_cost DOUBLE, replayed_cost DOUBLE"
+                ),
+                SEQ,
+                RECORDED_AT,
+            ),
+        ),
+        Table(
+            # The cache-hit audit of a stage's run (leadflow.llm.cache_audit): hits re-asked of the
+            # live engine and how many changed their decision.
+            "cache_audits",
+            (
+                *_columns(
+                    "run_id VARCHAR NOT NULL, partitions VARCHAR, stage VARCHAR, hits INTEGER, audited INTEGER, "
+                    "changed INTEGER, failed INTEGER, examples JSON"
+                ),
+                SEQ,
+                RECORDED_AT,
+            ),
+        ),
+        Table(
             "incidents",
             (*_columns("run_id VARCHAR NOT NULL, job VARCHAR, partitions VARCHAR, error VARCHAR"), RECORDED_AT),
         ),

@@ -27,6 +27,7 @@ def test_definitions_inventory():
         "dossiers:dossiers_valid",
         "email_analysis:email_golden_set",
         "prefilter_scores:prefilter_bucket_drift",
+        "prefilter_scores:prefilter_cache_audit",
         "prefilter_scores:prefilter_golden_set",
         "prefilter_scores:prefilter_scores_consistent",
         "prefilter_scores:prefilter_valid_output_rate",
@@ -42,6 +43,7 @@ def test_definitions_inventory():
         key.name for key in repo.asset_graph.asset_check_keys if repo.asset_graph.get_check_spec(key).blocking
     )
     assert "published_leads_drift_gate" not in blocking and "prefilter_bucket_drift" not in blocking
+    assert "prefilter_cache_audit" not in blocking  # a warning: the cache-hit audit never stops a run
     assert len(blocking) == 11
     assert sorted(job.name for job in repo.get_all_jobs() if not job.name.startswith("__")) == [
         "daily_pipeline",

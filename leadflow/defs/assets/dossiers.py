@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from leadflow.defs.ledger import record_usage
 from leadflow.defs.metadata import day_counts, llm_metadata, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
@@ -136,6 +137,7 @@ def dossiers(
     frame = schema.frame("dossiers", rows)
     with duckdb.get_connection() as conn:
         write_version(conn, "dossiers", dates, run_id, frame)
+        usage = record_usage(context, conn, llm, recorder)
     summary = recorder.summary()
     rates = defect_rates(results)
     return dg.MaterializeResult(
@@ -152,5 +154,6 @@ def dossiers(
                 redact_email_text=pipeline.redact_email_text,
             ),
             **llm_metadata(summary),
+            **usage,
         }
     )

@@ -3,6 +3,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from leadflow.defs.ledger import record_usage
 from leadflow.defs.metadata import day_counts, llm_metadata, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
@@ -44,6 +45,7 @@ def signal_embeddings(
     )
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "signal_embeddings", dates, frame)
+        usage = record_usage(context, conn, llm, recorder)
     return dg.MaterializeResult(
         metadata={
             **partition_rows(context, day_counts(frame)),
@@ -56,5 +58,6 @@ def signal_embeddings(
                 redact_email_text=pipeline.redact_email_text,
             ),
             **llm_metadata(recorder.summary()),
+            **usage,
         }
     )

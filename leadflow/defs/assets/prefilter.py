@@ -8,15 +8,18 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from leadflow.analysis.classifier import shared_typer
+from leadflow.defs.ledger import audit_stage, record_audit, record_usage, stage_budget
 from leadflow.defs.metadata import Progress, day_counts, llm_metadata, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.ingest.jobs_jsonl import KIND as JOB_KIND
 from leadflow.scoring import feedback, prefilter
 from leadflow.scoring.cascade import BUCKETS
+from leadflow.scoring.embedding import embed_texts
 from leadflow.scoring.explanation import explanation_text
 from leadflow.scoring.golden import load_golden
 from leadflow.scoring.icp import load_icp
+from leadflow.scoring.tiering import TierPolicy
 from leadflow.storage import schema
 from leadflow.storage.warehouse import append, write_version
 
@@ -47,6 +50,8 @@ def prefilter_scores(
     thresholds = pipeline.thresholds()
     template = client.prompts.get(prefilter.TEMPLATE)
     model = client.model_chain(prefilter.ROLE)[0]
+    with duckdb.get_connection() as conn:
+        budget = stage_budget(context, conn, llm)
     with client.metrics.track() as recorder:
         cascade = prefilter.fit_cascade(
             client,
@@ -64,7 +69,15 @@ def prefilter_scores(
         )
         todo = prefilter.candidates(scored, thresholds.llm_min_score)
         progress = Progress(context.log, "prefilter LLM", len(todo), recorder)
-        answers = prefilter.classify(cascade, todo, on_done=lambda _: progress.advance())
+        answers = prefilter.classify(
+            cascade,
+            todo,
+            on_done=lambda _: progress.advance(),
+            budget=budget,
+            vectors=embed_texts(client, todo["text"].tolist()) if client.semantic is not None else None,
+            tiers=TierPolicy() if pipeline.tiering else None,
+        )
+        audit = audit_stage(context, client, llm, recorder)
         golden_report = {
             **cascade.report,
             "cascade": prefilter.evaluate_golden(cascade),
@@ -79,6 +92,7 @@ def prefilter_scores(
     cascade_figures = golden_report["cascade"]
     with duckdb.get_connection() as conn:
         write_version(conn, "prefilter_scores", dates, run_id, frame)
+        usage = {**record_usage(context, conn, llm, recorder, budget), **record_audit(context, conn, audit)}
         append(
             conn,
             "golden_evaluations",
@@ -118,5 +132,6 @@ def prefilter_scores(
                 redact_email_text=pipeline.redact_email_text,
             ),
             **llm_metadata(recorder.summary()),
+            **usage,
         }
     )
