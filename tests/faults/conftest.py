@@ -104,6 +104,7 @@ def make_client(tmp_path: Path, model_dir: Path) -> Iterator[Callable[..., LLMCl
                 redis_url=redis_url,
                 ttl_days=(),
                 keep_alive="5m",
+                concurrency_path="",  # the fault tests set max_concurrency themselves
                 client=ClientSettings(
                     **{"max_retries": 3, "backoff_base_s": 0.05, "backoff_cap_s": 0.2, "timeouts": TIMEOUTS, **policy}
                 ),

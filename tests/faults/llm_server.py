@@ -9,7 +9,9 @@ bytes back unchanged; on request it serves instead a fault that such servers pro
   optional Retry-After;
 - "slow_first_token": the answer held back `delay_s` before its first byte (a stream's headers go
   out at once, as vLLM sends them), then the real answer;
-- "bad_json": a completion whose content is not JSON (a model answering without a grammar);
+- "bad_json": a completion whose content is not JSON (a model answering without a grammar),
+  streamed in 4-character pieces `pace_s` apart (counted as `bad_json_pieces` once written: a
+  client that stops reading early is seen to have made the server write fewer);
 - "cut_stream": `chunks` real SSE events, then the connection reset (a server dying mid-answer);
 - "error_event": `chunks` real SSE events, then an error event in `style` "openai"
   (`data: {"error": ...}`) or "llamacpp" (`error: {...}`, what llama.cpp's server sends).
@@ -60,6 +62,7 @@ class Fault:
     retry_after: str | None = None  # 503
     delay_s: float = 1.0  # slow_first_token
     content: str = '{"verdict": "ye'  # bad_json: a JSON object cut short
+    pace_s: float = 0.0  # bad_json, streamed: seconds between pieces (a model's decode pace)
     chunks: int = 2  # cut_stream, error_event: real SSE events sent before the fault
     style: str = "openai"  # error_event
 
@@ -253,6 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(_sse(_chunk(model, {"role": "assistant", "content": None})))
             for start in range(0, len(fault.content), 4):
                 self._write(_sse(_chunk(model, {"content": fault.content[start : start + 4]})))
+                self.server.state.count("bad_json_pieces")
+                time.sleep(fault.pace_s)
             self._write(_sse(_chunk(model, {}, "stop")))
             self._write(b"data: [DONE]\n\n")
             self._write(b"")
