@@ -75,6 +75,8 @@ def cluster_instance(home: Path) -> dict[str, Any]:
 
 CLUSTER_QUEUE = "dagster"  # the Celery queue runs wait on (dagster-celery's default)
 BACKFILL_TAG = "dagster/backfill"
+EVENT_BATCH_ENV = "DAGSTER_EVENT_BATCH_SIZE"  # Dagster stores a step's events in batches of this many (0: one by one)
+EVENT_BATCH_SIZE = 1000
 INSTANCE_URL_SCHEME = "postgresql+psycopg2://"  # dagster-postgres's driver (it issues psycopg2-only SQL)
 
 # Profile name -> the instance sections it sets over the template (storage, launcher, ...).
