@@ -58,6 +58,19 @@ _SCHEMA = (
 )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One source as a run reads it through the index."""
+
+    spec: SourceSpec
+    import_date: datetime.date
+    base_dir: Path
+    path: Path
+    key: str  # the index's name for the file: its format and resolved path
+    wanted: set[datetime.date]
+    first_day: datetime.date
+
+
 @dataclass
 class IndexedRead:
     """A source's records that may fall in the run's days; `skipped`: those the index places
@@ -124,14 +137,9 @@ class SourceIndex:
     def _writing(self) -> Iterator[sqlite3.Connection]:
         """A write transaction taken before reading what it updates, so two workers indexing
         the same source do it once."""
-        with closing(self._connect()) as conn:
+        with closing(self._connect()) as conn, conn:  # `with conn`: committed, or rolled back on error
             conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            yield conn
 
     def read(
         self,
@@ -162,34 +170,22 @@ class SourceIndex:
         if spec.limit is not None or not path.exists():
             yield from read_source(spec, import_date, base_dir)
             return
-        key = f"{spec.format}:{path.resolve()}"
-        if spec.format in _MAIL_INDEXERS:
-            yield from self._messages(spec, import_date, path, key, wanted, first_day, result)
-        else:
-            yield from self._whole_file(spec, import_date, base_dir, path, key, wanted, first_day, result)
+        run = _Run(spec, import_date, base_dir, path, f"{spec.format}:{path.resolve()}", wanted, first_day)
+        yield from (self._messages if spec.format in _MAIL_INDEXERS else self._whole_file)(run, result)
 
-    def _whole_file(
-        self,
-        spec: SourceSpec,
-        import_date: datetime.date,
-        base_dir: str | Path,
-        path: Path,
-        key: str,
-        wanted: set[datetime.date],
-        first_day: datetime.date,
-        result: IndexedRead,
-    ) -> Iterator[Signal | Rejection]:
+    def _whole_file(self, run: _Run, result: IndexedRead) -> Iterator[Signal | Rejection]:
+        spec, import_date, path, key = run.spec, run.import_date, run.path, run.key
         stat = path.stat()
         with closing(self._connect()) as conn:
             row = conn.execute("SELECT size, mtime_ns, records, days FROM files WHERE key = ?", [key]).fetchone()
         if row is not None and (row[0], row[1]) == (stat.st_size, stat.st_mtime_ns):
             days = [None if d is None else datetime.date.fromordinal(d) for d in json.loads(row[3])]
-            if not {placement_day(day, import_date, first_day) for day in days} & wanted:
+            if not {placement_day(day, import_date, run.first_day) for day in days} & run.wanted:
                 result.skipped = row[2]
                 return
         days_seen: set[int | None] = set()
         count = 0
-        for record in read_source(spec, import_date, base_dir):
+        for record in read_source(spec, import_date, run.base_dir):
             count += 1
             own = record.signal_date if isinstance(record, Signal) else record.record_date
             days_seen.add(None if spec.format in _UNDATED_FORMATS else _day(own))
@@ -200,22 +196,14 @@ class SourceIndex:
                 [key, stat.st_size, stat.st_mtime_ns, count, json.dumps(sorted(days_seen, key=lambda d: d or 0))],
             )
 
-    def _messages(
-        self,
-        spec: SourceSpec,
-        import_date: datetime.date,
-        path: Path,
-        key: str,
-        wanted: set[datetime.date],
-        first_day: datetime.date,
-        result: IndexedRead,
-    ) -> Iterator[Signal | Rejection]:
+    def _messages(self, run: _Run, result: IndexedRead) -> Iterator[Signal | Rejection]:
+        spec, import_date, path, key = run.spec, run.import_date, run.path, run.key
         """Bring a mail source's index up to date, then parse the messages of the wanted days,
         seeking to each."""
         with self._writing() as conn:
             total = _MAIL_INDEXERS[spec.format](conn, path, key)
         with closing(self._connect()) as conn:
-            rows = _wanted_entries(conn, key, wanted, first_day, import_date)
+            rows = _wanted_entries(conn, key, run.wanted, run.first_day, import_date)
             result.skipped = total - len(rows)
             label = printable_name(spec.path)
             if spec.format == "mbox":
