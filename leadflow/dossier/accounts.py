@@ -1,8 +1,9 @@
 """One dossier per account: the lead signals of a partition that are about one company.
 
-Signals meet on a normalized company name (the facts' company, an account row's name) or an
-email domain's brand label, so "Acme Inc." postings and mail from acme.com are one account.
-A signal that names no company is an account of its own.
+Signals meet on the account the accounts stage resolved them to (`leadflow.accounts.resolve`:
+a master record's key, fuzzy matches included), a normalized company name (the facts' company,
+an account row's name) or an email domain's brand label, so "Acme Inc." postings and mail from
+acme.com are one account. A signal that names no company is an account of its own.
 """
 
 from dataclasses import dataclass
@@ -45,9 +46,12 @@ class Account:
 
 
 def account_keys(sheet: FactSheet) -> set[str]:
-    """The keys a signal is matched on: its company's name key and its email domain's brand."""
+    """The keys a signal is matched on: its resolved account, its company's name key and its email
+    domain's brand (an account id is a name key too: the two meet)."""
     lead = sheet.lead
     keys = {company_key(fact.value) for fact in sheet.facts if fact.field == "company" and fact.span is not None}
+    if lead.account_id:
+        keys.add(lead.account_id)
     if lead.kind == "account" and lead.company:
         keys.add(company_key(lead.company))
     for address in (lead.company if lead.kind == "email" else "", lead.sender):

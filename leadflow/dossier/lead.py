@@ -19,6 +19,7 @@ class LeadInput:
     hiring: bool | None = None
     reasons: tuple[str, ...] = ()  # the small model's short reasons for its score
     sender: str = ""  # an email's From address
+    account_id: str = ""  # the company the accounts stage resolved the signal to ("" when none)
 
     @property
     def is_hire(self) -> bool:

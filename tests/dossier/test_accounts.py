@@ -1,5 +1,7 @@
 """Signals about one company meet as one account: by normalized name and by email domain."""
 
+from dataclasses import replace
+
 from leadflow.dossier.accounts import group_accounts
 from leadflow.dossier.companies import company_key, domain_label
 from leadflow.dossier.facts import FactSheet, rule_facts
@@ -33,3 +35,13 @@ def test_two_postings_and_an_email_of_one_company_are_one_account():
     assert acme.key == "acme" and acme.lead.signal_id == "p2"
     assert {f.value for f in acme.all("role")} == {"Content Writer", "Marketing Manager"}  # facts merged
     assert [a.lead.final_score for a in accounts] == sorted((a.lead.final_score for a in accounts), reverse=True)
+
+
+def test_signals_the_accounts_stage_resolved_to_one_company_share_its_dossier():
+    """A misspelt company ("Acme Marketting", a fuzzy match) meets its master record's signals."""
+    typo = _sheet("p1", "Brand Manager\n\nAcme Marketting hires.", 70)
+    typo = FactSheet(replace(typo.lead, account_id="acmemarketing"), typo.facts)
+    mail = _sheet("e1", "Spring campaign\n\nPricing please.", 60, kind="email", company="acmemarketing.com")
+    other = _sheet("p2", "Sales Lead\n\nGlobex is a logistics firm.", 90)
+    accounts = group_accounts([typo, mail, other])
+    assert {account.signal_ids for account in accounts} == {("p1", "e1"), ("p2",)}

@@ -24,7 +24,7 @@ from leadflow.storage.warehouse import write_version
 
 LEADS_SQL = """
 SELECT p.partition_date, p.signal_id, p.kind, p.title, p.final_score, p.bucket, p.role_function, p.seniority,
-       p.hiring, p.reasons, s.text, s.company, s.attributes
+       p.hiring, p.reasons, p.account_id, s.text, s.company, s.attributes
 FROM (SELECT * FROM prefilter_scores WHERE {where}) p
 JOIN raw_signals s USING (partition_date, signal_id)
 WHERE p.final_score >= ? ORDER BY p.final_score DESC, p.signal_id
@@ -46,6 +46,7 @@ def lead_input(row: Any) -> LeadInput:
         hiring=bool(row.hiring) if isinstance(row.hiring, bool) else None,
         reasons=tuple(json.loads(row.reasons or "[]")),
         sender=str(attributes.get("from", "")),
+        account_id=row.account_id if isinstance(row.account_id, str) else "",
     )
 
 
