@@ -10,7 +10,8 @@ A signal is matched on what names its company, strongest first:
 3. fuzzy: the rapidfuzz ratio of its key to the nearest master key reaches FUZZY_MIN (a typo,
    a missing word): confidence = ratio / 100, times BRAND_CONFIDENCE for a domain's brand.
 A signal that matches no master is an account of its own, keyed like a master would be (so the
-next signals naming it meet it); one that names no company has no account.
+next signals naming it meet it); one that names no company has no account, nor does mail from
+the user's own domains (`own_domains`: like free mail, a colleague's address names no customer).
 
 rapidfuzz over Splink: the master list is a few thousand rows and each signal carries one name
 or domain, so a C++ one-to-many string distance (`process.extractOne`) settles a signal in
@@ -84,7 +85,8 @@ class Resolver:
     """Matches signals to the master accounts; accounts of their own are remembered, so the
     signals of one unlisted company meet too."""
 
-    def __init__(self, masters: Iterable[Account]) -> None:
+    def __init__(self, masters: Iterable[Account], own_domains: frozenset[str] = frozenset()) -> None:
+        self.own_domains = own_domains
         self.by_key: dict[str, Account] = {}
         self.by_domain: dict[str, Account] = {}
         for account in masters:
@@ -101,6 +103,8 @@ class Resolver:
 
     def resolve(self, kind: str, company: str, attributes: Mapping[str, Any]) -> Match | None:
         domain = signal_domain(kind, company, attributes)
+        if domain in self.own_domains:
+            domain = ""
         name = signal_name(kind, company)
         name_key = _key(name)
         brand_key = _key(domain_label(domain) or "") if domain else ""
@@ -135,9 +139,11 @@ def master_accounts(rows: Iterable[Mapping[str, Any]]) -> list[Account]:
     return masters
 
 
-def resolve_signals(masters: list[Account], signals: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def resolve_signals(
+    masters: list[Account], signals: Iterable[Mapping[str, Any]], own_domains: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """Per signal (signal_id, kind, company, attributes as a dict): its account columns."""
-    resolver = Resolver(masters)
+    resolver = Resolver(masters, own_domains)
     rows = []
     for signal in signals:
         match = resolver.resolve(signal["kind"], signal["company"] or "", signal["attributes"])

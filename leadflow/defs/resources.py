@@ -390,6 +390,12 @@ class PipelineSettings(EnvResource):
         "(the dossier model, slower) or `composed` (rules only, no model call).",
         env="LEADFLOW_DOSSIER_PROSE",
     )
+    own_domains: str = setting(
+        "",
+        "Your own email domains, comma-separated (`acme.com,acme.de`): like free mail, mail from them names no "
+        "account, so colleagues' messages do not all resolve to your own company.",
+        env="LEADFLOW_OWN_DOMAINS",
+    )
     redact_email_text: bool = setting(
         True,
         "Keep email subjects, bodies and summaries out of Dagster metadata previews and the CLI summary "
@@ -414,6 +420,9 @@ class PipelineSettings(EnvResource):
             llm_min_score=self.llm_min_score,
             llm_weight=self.llm_weight,
         )
+
+    def own_domain_set(self) -> frozenset[str]:
+        return frozenset(domain.lower() for domain in _split(self.own_domains))
 
     def sources_file(self) -> Path:
         user = data_dir() / SOURCES_FILE

@@ -60,6 +60,8 @@ def test_each_rule_and_its_confidence():
     assert own is not None and (own.account.account_id, own.method, own.account.master) == ("initech", OWN, False)
     again = resolver.resolve("email", "initech.com", {})
     assert again is not None and again.account == own.account and again.method == BRAND
+    # mail from the user's own company names no customer
+    assert Resolver([ACME], frozenset({"acmemarketing.com"})).resolve("email", "acmemarketing.com", {}) is None
     # short names never match fuzzily: "Acm" is not Acme Marketing, nor "Globe" Globex
     assert resolver.resolve("job_posting", "Globe", {}).method == OWN  # type: ignore[union-attr]
 

@@ -70,6 +70,7 @@ def test_todays_environment_variables_are_all_declared():
         "LEADFLOW_LLM_MIN_SCORE",
         "LEADFLOW_TIERING",
         "LEADFLOW_DOSSIER_PROSE",
+        "LEADFLOW_OWN_DOMAINS",
         "LEADFLOW_REDACT_EMAIL_TEXT",
     }
 

@@ -32,7 +32,7 @@ def _rows(frame) -> list[dict]:
         "The company of every signal: the account CSV rows are the master records; postings, emails "
         "and account rows meet them on the web domain (an email's sender, free mail excepted), the "
         "normalized name (case, punctuation, legal suffixes) or a domain's brand, exactly, then "
-        "fuzzily (rapidfuzz), with a match confidence. A signal matching no master is an account of "
+        "fuzzily (rapidfuzz), with a match confidence; mail from own_domains names no account. A signal matching no master is an account of "
         "its own. Every lead carries its account; the account_rollup view sums them up."
     ),
 )
@@ -46,7 +46,7 @@ def accounts(
             signals = conn.execute(SIGNALS_SQL, [dates, ACCOUNT_KIND]).df()
         else:
             masters, signals = [], schema.frame("raw_signals", [])
-    resolved = resolve_signals(masters, _rows(signals))
+    resolved = resolve_signals(masters, _rows(signals), pipeline.own_domain_set())
     frame = schema.frame(
         "signal_accounts",
         [
