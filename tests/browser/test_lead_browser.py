@@ -28,7 +28,7 @@ import duckdb
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from leadflow.browser.app import BrowserSettings, create_app
 from leadflow.browser.highlight import citations, segments
@@ -39,9 +39,9 @@ from leadflow.storage import schema
 from leadflow.storage.labels import current_labels
 from leadflow.storage.publication import publish
 from leadflow.storage.warehouse import replace_partitions, write_version
+from tests.browser.conftest import screenshot
 
 DAY = date(2026, 11, 20)
-CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 30_000  # a page or an assertion: generous, the CI machine's 2 cores are shared
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
 POSTING = (
@@ -111,14 +111,6 @@ def warehouse(tmp_path_factory) -> Path:
 
 def _ids(page: Page) -> list[str]:
     return page.locator("tr.lead-row").evaluate_all("rows => rows.map(r => r.dataset.signalId)")
-
-
-def _shot(page: Page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    page.screenshot(path=str(path))
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    if os.environ.get("LEADFLOW_SCREENSHOTS") == "docs":
-        shutil.copy(path, PROJECT_ROOT / "docs" / name)
 
 
 def _submit(page: Page) -> None:
@@ -206,14 +198,6 @@ def server(warehouse) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def page(browser, server) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1100, "height": 640})
@@ -231,7 +215,7 @@ def test_the_leads_filters_search_and_a_dossier_with_its_citations_marked(page, 
     row = page.locator('tr[data-signal-id="job-acme"] .lead-title')
     expect(row).to_have_text(f"Senior Data Engineer {HOSTILE}")  # shown as text, not run
     assert page.title() != "pwned"
-    _shot(page, tmp_path, "lead-browser.png")
+    screenshot(page, tmp_path, "lead-browser.png")
 
     page.select_option('select[name="bucket"]', "warm")
     _submit(page)
@@ -264,7 +248,7 @@ def test_the_leads_filters_search_and_a_dossier_with_its_citations_marked(page, 
     ]
     expect(page.locator(".account")).to_contain_text("Acme Analytics")
     assert page.title() != "pwned"
-    _shot(page, tmp_path, "lead-browser-lead.png")
+    screenshot(page, tmp_path, "lead-browser-lead.png")
 
 
 # A pipeline run's write in a process of its own: a new version of the day's scores and dossiers
