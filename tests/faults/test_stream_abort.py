@@ -4,7 +4,7 @@ the client re-asks at once), a valid streamed answer from the real model is neve
 
 from tests.faults.conftest import ROLE, ask
 
-# A model answering without a grammar: fenced JSON, 46 pieces of 4 characters at a decode pace.
+# A model answering without a grammar: fenced JSON, 45 pieces of 4 characters at a decode pace.
 FENCED = '```json\n{"verdict": "yes", "why": "it helps the team ship software faster and safer"}\n```\n' * 2
 PACE_S = 0.02
 PIECES = -(-len(FENCED) // 4)
