@@ -121,7 +121,7 @@ def analyze_mails(
     all_scores = typer.type_scores(mails, email_vectors(client, mails))
     all_types = [typer.decided(s) for s in all_scores]
     cheap = [_analysis(m, s, t, as_of) for m, s, t in zip(mails, all_scores, all_types, strict=True)]
-    cuts, thresholds = typer.thresholds, thresholds or Thresholds()
+    cuts, thresholds = typer.lead_cuts, thresholds or Thresholds()
     todo = sorted(
         (
             i

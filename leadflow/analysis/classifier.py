@@ -19,6 +19,10 @@ from leadflow.analysis.taxonomy import TRAINED_TYPES, TYPES
 from leadflow.llm.client import LLMClient
 
 TypeScores = dict[str, float]  # type key -> probability, every type of the taxonomy
+# A head must be right at least as often as wrong out of fold (F1 0.5) before its decisions make
+# leads: a weaker one (deal / partnership on the bundled golden set, about 0.28) fires mostly on
+# mail that is not of its type, and a rep would read it as a lead.
+MIN_LEAD_F1 = 0.5
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,18 @@ class EmailTyper:
     def thresholds(self) -> dict[str, float]:
         """The probability from which each type is decided (heads: their CV-chosen cut)."""
         return {t.key: self.heads[t.key].threshold if t.trained else RULE_DECISION for t in TYPES}
+
+    @property
+    def lead_cuts(self) -> dict[str, float]:
+        """`thresholds` less the trained types whose head decides too poorly to make a lead on
+        its own (out-of-fold F1 below `MIN_LEAD_F1` on the rows it was fitted on): their
+        probability stays in the analysis, but `leadflow.scoring.email_leads` scores only the
+        lead types present here."""
+        return {
+            key: cut
+            for key, cut in self.thresholds.items()
+            if key not in self.heads or self.heads[key].inner_f1 >= MIN_LEAD_F1
+        }
 
     def type_scores(self, mails: Sequence[Mail], vectors: np.ndarray) -> list[TypeScores]:
         """Per mail, every type's probability; `vectors` from `email_vectors`."""

@@ -29,6 +29,7 @@ from leadflow.scoring.cascade import CLIP_PART, IcpScorer, Thresholds
 from leadflow.scoring.explanation import Part
 
 LEAD_TYPES = ("employment", "buying_intent", "deal_partnership")
+NO_LEAD_TYPE = "no lead type"  # the intent's name when the typer decides none well enough
 ICP_FLOOR = 0.75  # share of the intent an email keeps with no ICP evidence at all
 MARKETING_ROLE = re.compile(
     r"\b(?:marketing|advertising|public relations|pr|communications|brand|content|social media|"
@@ -55,10 +56,14 @@ def calibrated(proba: float, cut: float, warm: float) -> float:
 
 
 def lead_intents(type_scores: Mapping[str, float], cuts: Mapping[str, float], warm: float) -> dict[str, float]:
-    """Each lead type's intent: its lead value times its calibrated probability (0-100)."""
+    """Each lead type's intent: its lead value times its calibrated probability (0-100). Only
+    the lead types with a cut in `cuts` count (the typer's `lead_cuts` leaves out a type its
+    golden set cannot decide well enough); none at all gives 0."""
     return {
-        key: TYPE_BY_KEY[key].lead_value * calibrated(type_scores.get(key, 0.0), cuts[key], warm) for key in LEAD_TYPES
-    }
+        key: TYPE_BY_KEY[key].lead_value * calibrated(type_scores.get(key, 0.0), cuts[key], warm)
+        for key in LEAD_TYPES
+        if key in cuts
+    } or {NO_LEAD_TYPE: 0.0}
 
 
 def lead_ceiling(type_scores: Mapping[str, float], cuts: Mapping[str, float], thresholds: Thresholds) -> float:
@@ -96,7 +101,7 @@ def email_lead(
     ]
     score = sum(part.points for part in parts)
     reasons = [
-        f"{label}: p={type_scores.get(best, 0.0):.2f} (decided from {cuts[best]:.2f})",
+        f"{label}: p={type_scores.get(best, 0.0):.2f} (decided from {cuts[best]:.2f})" if best in cuts else label,
         f"names a marketing/PR role: {role.group(0)!r}" if role else "names no marketing/PR role",
         f"ICP similarity {icp_similarity:.2f} (company fit {fit:.2f})",
     ]

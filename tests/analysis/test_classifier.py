@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from leadflow.analysis.classifier import shared_typer
+from leadflow.analysis.classifier import MIN_LEAD_F1, shared_typer
 from leadflow.analysis.features import email_vectors
 from leadflow.analysis.taxonomy import TRAINED_TYPES, TYPES
 
@@ -42,3 +42,13 @@ def test_hiring_and_news_are_decided(typer, client, sample_mails):
 
 def test_the_shared_typer_is_fitted_once_per_embedding_model(client):
     assert shared_typer(client) is shared_typer(client)
+
+
+def test_only_heads_that_decide_well_enough_make_leads(typer):
+    """A lead type stays in `lead_cuts` only if its head's out-of-fold F1 reaches MIN_LEAD_F1;
+    rule-decided types and every non-trained cut stay."""
+    cuts = typer.lead_cuts
+    for key, head in typer.heads.items():
+        assert (key in cuts) == (head.inner_f1 >= MIN_LEAD_F1), (key, head.inner_f1)
+    assert {"employment", "buying_intent", "spam"} <= set(cuts)
+    assert all(cuts[key] == cut for key, cut in typer.thresholds.items() if key in cuts)

@@ -8,7 +8,7 @@ from leadflow.analysis.features import email_vectors
 from leadflow.analysis.mail import Mail
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.scoring import prefilter
-from leadflow.scoring.email_leads import calibrated, email_lead, lead_ceiling
+from leadflow.scoring.email_leads import NO_LEAD_TYPE, calibrated, email_lead, lead_ceiling, lead_intents
 from leadflow.scoring.embedding import embed_texts, icp_similarities
 from leadflow.scoring.golden import load_golden
 from leadflow.scoring.icp import load_icp
@@ -35,6 +35,17 @@ def test_calibration_puts_the_decision_cut_at_warm():
     assert calibrated(0.15, 0.3, 60) == pytest.approx(30)
 
 
+def test_only_lead_types_with_a_cut_count():
+    """The typer's `lead_cuts` leaves out a type it decides too poorly: no intent from it."""
+    scores = {"employment": 0.1, "deal_partnership": 0.9}
+    assert set(lead_intents(scores, {"employment": 0.4, "deal_partnership": 0.1}, 60)) == {
+        "employment",
+        "deal_partnership",
+    }
+    assert set(lead_intents(scores, {"employment": 0.4}, 60)) == {"employment"}
+    assert lead_intents(scores, {}, 60) == {NO_LEAD_TYPE: 0.0}
+
+
 @pytest.fixture(scope="module")
 def leads(model_dir, tmp_path_factory):
     llm = LLMResource(model_dir=str(model_dir), cache_path=str(tmp_path_factory.mktemp("cache") / "c.sqlite"))
@@ -51,8 +62,8 @@ def leads(model_dir, tmp_path_factory):
     sims = np.vstack(list(icp_similarities(client, profiles, vectors).values())).max(axis=0)
     out = {}
     for mail, type_scores, sim in zip(mails, scores, sims, strict=True):
-        lead = email_lead(cascade.scorer, type_scores, typer.thresholds, mail.text, float(sim))
-        ceiling = lead_ceiling(type_scores, typer.thresholds, cascade.scorer.thresholds)
+        lead = email_lead(cascade.scorer, type_scores, typer.lead_cuts, mail.text, float(sim))
+        ceiling = lead_ceiling(type_scores, typer.lead_cuts, cascade.scorer.thresholds)
         out[mail.subject] = (lead, cascade.scorer.thresholds.bucket(lead.score), ceiling)
     return out
 

@@ -61,7 +61,7 @@ def prefilter_scores(
             pipeline.max_text_chars,
             feedback.training_labels(labelled),
         )
-        cuts = shared_typer(client, *pipeline.email_golden_files()).thresholds
+        cuts = shared_typer(client, *pipeline.email_golden_files()).lead_cuts
         scored = prefilter.with_email_leads(cascade.scorer, prefilter.with_cheap_scores(cascade.scorer, signals), cuts)
         candidates = int((scored["cheap_score"] >= thresholds.llm_min_score).sum())
         context.log.info(
