@@ -5,7 +5,9 @@ slots the server reports (llama.cpp `/slots`, Ollama's `OLLAMA_NUM_PARALLEL`), w
 operator sized it for; else a short calibration on the run's own first requests: one warm-up
 request alone (it pays the cold prompt prefix), then 1, 2, 4 ... in flight, each level over
 `WINDOW_ROUNDS` x level requests, keeping the level with the best request rate (a higher one must
-beat a lower one by `MIN_GAIN`). The level doubles past 4 while it keeps winning, up to the
+beat a lower one by `MIN_GAIN`). It stops at the first level that loses (throughput does not
+rise again past its peak, and a losing window is the run's slowest work); it doubles past 4
+while the top keeps winning, up to the
 engine's slots (the embedded engine, whose slots leadflow chooses) or `MAX_LEVEL`. The result
 is remembered per host, model and slot count in `concurrency.json` under LEADFLOW_HOME, so
 later runs start at it. Calibration costs no extra inference: the requests are the run's own.
@@ -71,7 +73,10 @@ class Calibration:
             return False
         if self.index >= 0:
             self.rates[self.level] = self.window / max(now - self.started, 1e-9)
-            if self.index == len(self.levels) - 1 and self.best() == self.level and self.level * 2 <= self.ceiling:
+            if self.best() != self.level:  # the newest level lost: more in flight will not win either
+                self.index = len(self.levels)
+                return True
+            if self.index == len(self.levels) - 1 and self.level * 2 <= self.ceiling:
                 self.levels.append(self.level * 2)  # still winning at the top: try twice as many
         self.index += 1
         self.admitted = self.completed = 0
