@@ -102,6 +102,7 @@ def main() -> None:
             redis_url="",
             ttl_days=(),
             keep_alive="5m",
+            concurrency_path="",  # max_concurrency is set
             client=ClientSettings(),
         )
     )

@@ -10,7 +10,7 @@ from leadflow.llm.prompts import PromptLibrary
 from leadflow.llm.stream_parse import SchemaWatch, StreamRejected
 from leadflow.paths import PROMPTS_DIR
 
-SCHEMA = PromptLibrary(PROMPTS_DIR).get("classify_signal").output_schema
+SCHEMA = PromptLibrary(PROMPTS_DIR).get("classify_signal").output_schema or {}
 VALID = {"score": 72, "hiring": True, "role_function": "marketing", "seniority": "senior", "reasons": ["PR lead"]}
 
 

@@ -63,6 +63,7 @@ def test_a_spent_budget_leaves_signals_for_the_next_run(tmp_path, model_dir):
 
     second = prefilter.classify(cascade, todo)  # the next run, no budget left to spend
     assert all(isinstance(a, prefilter.Completion) for a in second.values())
-    assert second[finished[0]].cache_tier is not None  # the finished part comes from the cache
+    again = second[finished[0]]
+    assert isinstance(again, prefilter.Completion) and again.cache_tier is not None  # from the cache
     rows = prefilter.score_rows(cascade.scorer, scored, second, "classify_signal@v1", "run-2")
     assert sorted(r["content_hash"] for r in rows) == sorted(signals["content_hash"])
