@@ -1,6 +1,7 @@
 """The early-parse watch on the classification schema: every prefix of a valid answer passes,
-an answer stops at the first piece no continuation could make valid; and a real streamed answer
-of the small model (embedded engine, schema-constrained) goes through the client unstopped."""
+an answer stops at the first piece no continuation could make valid; and on the embedded engine
+with the real small model, a streamed schema-constrained answer goes through, an unconstrained
+one is stopped."""
 
 import json
 
@@ -48,24 +49,17 @@ def test_an_answer_stops_at_its_first_impossible_piece(text, piece):
     assert stopped_at(text) == piece
 
 
-def test_a_real_streamed_classification_is_not_stopped(embedded, chat_engine):
-    from leadflow.llm.catalog import load_catalog
-    from leadflow.llm.client import ClientSettings, LLMClient
-    from leadflow.llm.pool import EndpointPool
-    from leadflow.paths import RESOURCES_DIR
+def test_the_engine_streams_a_valid_answer_through_and_stops_an_invalid_one(embedded, chat_engine):
+    """The embedded engine's stream with the watch attached: a schema-constrained answer of the
+    real small model is never stopped; asked without the grammar, it is stopped at once."""
+    from leadflow.llm.types import ChatRequest, Timeouts
+    from tests.llm.conftest import SCORE_SCHEMA, SMALL, score_messages
 
-    client = LLMClient(
-        load_catalog(RESOURCES_DIR / "models.yaml"),
-        PromptLibrary(PROMPTS_DIR),
-        {"prefilter": EndpointPool([embedded], max_concurrency=1)},
-        settings=ClientSettings(stream_roles=("prefilter",)),
-    )
-    variables = {
-        "icp_context": "- B2B software companies hiring marketing staff",
-        "signal_kind": "job_posting",
-        "signal_title": "Marketing Manager",
-        "signal_text": "Marketing Manager. We are a SaaS company hiring a marketing manager.",
-    }
-    completion = client.complete_json("prefilter", "classify_signal", variables)
-    assert completion.record is not None and completion.record.stream_aborted == 0 and completion.record.invalid == 0
-    assert 0 <= completion.value["score"] <= 100
+    request = ChatRequest(SMALL, score_messages("a log search tool"), max_tokens=24, schema=SCORE_SCHEMA, stream=True)
+    watch = SchemaWatch(SCORE_SCHEMA)
+    response = embedded.chat(request, Timeouts(), watch)
+    assert json.loads(response.text)["verdict"] in ("yes", "no") and watch.pieces >= response.completion_tokens - 1
+    prose = ChatRequest(SMALL, ({"role": "user", "content": "Say hello in five words."},), max_tokens=24, stream=True)
+    with pytest.raises(StreamRejected) as stopped:
+        embedded.chat(prose, Timeouts(), SchemaWatch(SCORE_SCHEMA))
+    assert stopped.value.pieces == 1
