@@ -86,8 +86,11 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def summarize(records: list[CallRecord], loads: Sequence[ModelLoad] = ()) -> dict:
-    """Aggregate figures; every count here adds up (hits + misses == requests). `load_s` is None
-    when no model was loaded: the backend reported no load time and `loads` is empty."""
+    """Aggregate figures; every count here adds up (hits + coalesced + misses + audit_requests ==
+    requests). `llm_calls` are the engine calls of the work itself, `audit_calls` those of the
+    cache-hit audit (a re-run served from the cache makes none of the first; the token figures
+    count both, as both were spent). `load_s` is None when no model was loaded: the backend
+    reported no load time and `loads` is empty."""
     engine = [r for r in records if r.cache_tier is None and not r.coalesced]
     hits_by_tier: dict[str, int] = {}
     for r in records:
@@ -100,6 +103,8 @@ def summarize(records: list[CallRecord], loads: Sequence[ModelLoad] = ()) -> dic
     latencies = [r.latency_s for r in engine]
     invalid = sum(r.invalid for r in records)
     engine_calls = sum(r.engine_calls for r in records)
+    audits = sum(1 for r in records if r.audit)
+    audit_calls = sum(r.engine_calls for r in records if r.audit)
     reported_load = sum(r.load_s for r in records)  # a server's own figure (Ollama's load_duration)
     return {
         "requests": len(records),
@@ -107,8 +112,8 @@ def summarize(records: list[CallRecord], loads: Sequence[ModelLoad] = ()) -> dic
         "cache_hits_by_tier": hits_by_tier,
         "cache_hit_rate": round(hits / len(records), 4) if records else 0.0,
         "coalesced": coalesced,
-        "misses": len(records) - hits - coalesced,
-        "llm_calls": engine_calls,
+        "misses": len(records) - hits - coalesced - audits,
+        "llm_calls": engine_calls - audit_calls,
         "retries": sum(r.retries for r in records),
         "invalid_outputs": invalid,
         "invalid_rate": round(invalid / engine_calls, 4) if engine_calls else 0.0,
@@ -124,8 +129,8 @@ def summarize(records: list[CallRecord], loads: Sequence[ModelLoad] = ()) -> dic
         "tokens_replayed_in": sum(r.replayed_prompt_tokens for r in records if r.cache_tier),
         "tokens_replayed_out": sum(r.replayed_completion_tokens for r in records if r.cache_tier),
         "stream_aborted": sum(r.stream_aborted for r in records),
-        "audit_requests": sum(1 for r in records if r.audit),
-        "audit_calls": sum(r.engine_calls for r in records if r.audit),
+        "audit_requests": audits,
+        "audit_calls": audit_calls,
         "tokens_per_s": round(decode_tokens / engine_time, 2) if engine_time else None,
         "latency_p50_s": _percentile(latencies, 50),
         "latency_p95_s": _percentile(latencies, 95),
