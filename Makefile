@@ -42,11 +42,7 @@ BROWSER := /usr/bin/chromium
 $(BROWSER):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-$(VENV)/.browser-installed: $(STAMP) $(LOCK) | $(BROWSER)
-	$(PY) -m pip install --quiet -c $(LOCK) playwright
-	touch $@
-
-setup-browser: $(VENV)/.browser-installed
+setup-browser: setup | $(BROWSER)
 
 demo: setup setup-dossier-model
 	$(PY) -m leadflow.cli demo $(ARGS)
@@ -70,7 +66,7 @@ format: setup
 lock:
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install --quiet --upgrade pip
-	$(VENV)-lock/bin/pip install --quiet '.[dev,browser]'
+	$(VENV)-lock/bin/pip install --quiet '.[dev]'
 	$(VENV)-lock/bin/pip freeze --exclude-editable | grep -v '^leadflow' > $(LOCK)
 	rm -rf $(VENV)-lock
 
