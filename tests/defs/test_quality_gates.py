@@ -106,7 +106,13 @@ def test_a_prompt_that_breaks_the_json_is_blocked_and_never_published(workspace,
     assert not result.success
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert "prefilter_valid_output_rate" in failed
-    assert _materialized(result) == {"raw_signals", "signal_embeddings", "email_analysis", "prefilter_scores"}
+    assert _materialized(result) == {
+        "raw_signals",
+        "signal_embeddings",
+        "accounts",
+        "email_analysis",
+        "prefilter_scores",
+    }
     pd.testing.assert_frame_equal(_leads(workspace), published_before)  # the published view is unchanged
     broken = table(workspace, "prefilter_scores").query("run_id == @result.run_id")
     assert len(broken) and broken.loc[broken["cheap_score"] >= 30, "llm_error"].notna().all()

@@ -102,7 +102,7 @@ def test_every_component_changes_the_key(client):
         "stop": key(replace(base, stop=("\n\n",))),
         "schema": key(replace(base, schema=other_schema)),
         "template": key(tmpl=edited),
-        "model (and digest)": key(replace(base, model=client.model_chain("dossier")[0])),
+        "model (and digest)": key(replace(base, model=client.model_chain("embed")[0])),  # an installed one
         **{f"variable {name}": key(vars_={**variables, name: variables[name] + " "}) for name in variables},
     }
     assert len(set(variants.values())) == len(variants), variants

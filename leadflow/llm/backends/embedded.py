@@ -97,11 +97,12 @@ class EmbeddedBackend(Backend):
         return self._paths[model]
 
     def engine(self, model: str, num_ctx: int | None = None, embedding: bool = False) -> EngineHandle:
-        """The loaded engine for `model`, reloading only when a larger context is needed. A load
-        goes to `MODEL_LOADS`, where the metrics of whoever was tracking at the time count it."""
+        """The loaded engine for `model` with this backend's slots and threads, reloading only
+        when a larger context is needed. A load goes to `MODEL_LOADS`, where the metrics of
+        whoever was tracking at the time count it."""
         path = self.model_path(model)
         wanted = num_ctx or (512 if embedding else 4096)
-        key = (str(path), embedding)
+        key = (str(path), embedding, self.n_parallel, self.threads)  # a backend sized for 2 slots never gets 4
         with _ENGINES_LOCK:
             handle = _ENGINES.get(key)
             if handle is None or handle.ctx_per_slot < wanted:
@@ -114,7 +115,7 @@ class EmbeddedBackend(Backend):
     def loaded_context(self, model: str) -> int | None:
         artifact = self.catalog.artifact(model)
         with _ENGINES_LOCK:
-            for (path, embedding), handle in _ENGINES.items():
+            for (path, embedding, _, _), handle in _ENGINES.items():
                 if not embedding and Path(path).stem == artifact.name:
                     return handle.ctx_per_slot
         return None
