@@ -74,6 +74,10 @@ def test_a_month_of_email_backfills_as_one_run_with_empty_days_at_zero(tmp_path,
     assert len(email_leads) == len(emails)
     assert all(json.loads(reasons) for reasons in email_leads["reasons"])
     assert not email_leads["llm_used"].any()  # the analysis already asked the small model
+    # The analysis's own LLM work (embeddings of its features, any extraction) is in the ledger.
+    usage = table(workspace, "llm_usage")
+    assert "email_analysis" in set(usage["stage"])
+    assert usage.loc[usage["stage"] == "email_analysis", "requests"].sum() > 0
 
 
 def _cached_answers(path) -> int:

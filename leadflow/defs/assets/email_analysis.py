@@ -15,6 +15,7 @@ from leadflow.analysis.classifier import shared_typer
 from leadflow.analysis.golden_eval import GATED_TYPE, shared_golden_report
 from leadflow.analysis.mail import Mail
 from leadflow.analysis.taxonomy import TYPES
+from leadflow.defs.ledger import record_usage
 from leadflow.defs.metadata import Progress, day_counts, llm_metadata, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
@@ -85,6 +86,7 @@ def email_analysis(
     frame = schema.frame("email_analysis", rows)
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "email_analysis", dates, frame)
+        usage = record_usage(context, conn, llm, recorder)
         if golden is not None:
             append(conn, "golden_evaluations", {"run_id": run_id, **golden.evaluation_row()})
 
@@ -111,5 +113,6 @@ def email_analysis(
                 redact_email_text=pipeline.redact_email_text,
             ),
             **llm_metadata(recorder.summary()),
+            **usage,
         }
     )
