@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 import yaml
@@ -158,10 +159,12 @@ def dossier_text(raw: str) -> str:
 
 
 def test_both_runs_publish(runs):
-    """A hostile signal neither fails the run nor any of its gates."""
+    """A hostile signal neither fails the run nor any of its gates (the blocking checks; the
+    cache-hit audit's warning re-asks the engine, whose answers can move with batch make-up)."""
     for run in runs.values():
         assert run["result"].success
-        assert [e.check_name for e in run["result"].get_asset_check_evaluations() if not e.passed] == []
+        evaluations = run["result"].get_asset_check_evaluations()
+        assert [e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR] == []
 
 
 def test_the_injections_lie_where_the_models_read(twins):
