@@ -16,6 +16,7 @@ from leadflow.llm.metrics import MetricsRecorder
 from leadflow.storage.usage import run_tokens, write_audit, write_usage
 
 USAGE_FIGURES = ("tokens_in", "tokens_out", "replayed_in", "replayed_out", "hosted_cost", "replayed_cost")
+AUDIT_FIGURES = ("hits", "audited", "changed", "unstable", "failed", "changed_rate")
 
 
 def partitions_label(context: dg.AssetExecutionContext) -> str:
@@ -72,6 +73,6 @@ def record_audit(
     write_audit(conn, context.run.run_id, partitions_label(context), context.asset_key.to_user_string(), audit)
     figures = audit.figures()
     return {
-        **{f"audit/{key}": figure(figures[key]) for key in ("hits", "audited", "changed", "failed", "changed_rate")},
+        **{f"audit/{key}": figure(figures[key]) for key in AUDIT_FIGURES},
         "audit/examples": dg.MetadataValue.json(figures["examples"]),
     }

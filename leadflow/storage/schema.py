@@ -227,12 +227,13 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             # The cache-hit audit of a stage's run (leadflow.llm.cache_audit): hits re-asked of the
-            # live engine and how many changed their decision.
+            # live engine, how many changed their decision (two re-asks agreeing against the cache)
+            # and how many were unstable (the two re-asks disagreeing).
             "cache_audits",
             (
                 *_columns(
                     "run_id VARCHAR NOT NULL, partitions VARCHAR, stage VARCHAR, hits INTEGER, audited INTEGER, "
-                    "changed INTEGER, failed INTEGER, examples JSON"
+                    "changed INTEGER, unstable INTEGER, failed INTEGER, examples JSON"
                 ),
                 SEQ,
                 RECORDED_AT,

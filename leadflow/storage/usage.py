@@ -58,6 +58,7 @@ def write_audit(conn: duckdb.DuckDBPyConnection, run_id: str, partitions: str, s
             "hits": audit.hits,
             "audited": audit.audited,
             "changed": audit.changed,
+            "unstable": audit.unstable,
             "failed": audit.failed,
             "examples": json.dumps(audit.examples),
         },

@@ -1,12 +1,14 @@
 """The token ledger, the run budget, the semantic cache and the cache-hit audit on the real small
 model (embedded engine) with the bundled classification template: one client and cache for the
-module, so each engine answer is paid once (four in all)."""
+module, so each engine answer is paid once (about six in all, with the audit's re-asks)."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
+from leadflow.llm.backends.embedded import EmbeddedBackend
 from leadflow.llm.budget import BudgetExhausted, TokenBudget
 from leadflow.llm.cache import MemoryLRUTier, TieredCache
 from leadflow.llm.cache_audit import audit_hits, decision
@@ -17,6 +19,7 @@ from leadflow.llm.metrics import CallRecord, HitSource
 from leadflow.llm.pool import EndpointPool
 from leadflow.llm.prompts import PromptLibrary
 from leadflow.llm.semantic_cache import Similar
+from leadflow.llm.types import Cancellation, ChatRequest, ChatResponse, Timeouts
 from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR
 from leadflow.scoring.prefilter import SIGNAL_VARIABLES, TEMPLATE
 
@@ -66,11 +69,55 @@ def test_the_audit_re_asks_hits_and_counts_changed_decisions(client):
     # A cached answer the engine would no longer give (a model changed behind the same digest).
     assert hit.record is not None and hit.record.hit is not None
     stale = {**hit.value, "hiring": not hit.value["hiring"], "score": (hit.value["score"] + 50) % 100}
-    poisoned = CallRecord(ROLE, hit.record.template, hit.record.model, cache_tier="memory")
-    poisoned.hit = HitSource(TEMPLATE, hit.record.hit.messages, json.dumps(stale).encode())
-    changed = audit_hits(client, [poisoned], sample=5)
-    assert (changed.audited, changed.changed) == (1, 1)
-    assert changed.examples[0]["cached"]["hiring"] != changed.examples[0]["now"]["hiring"]
+    poisoned = stale_hit(hit.record, stale)
+    with client.metrics.track() as recorder:
+        changed = audit_hits(client, [poisoned], sample=5)
+    assert (changed.audited, changed.changed, changed.unstable) == (1, 1, 0)
+    assert recorder.summary()["audit_calls"] == 2  # the first re-ask differed: confirmed by a second
+    (example,) = changed.examples
+    assert example["verdict"] == "changed" and example["now"][0] == example["now"][1]
+    assert example["cached"]["hiring"] != example["now"][0]["hiring"]
+
+
+def stale_hit(record: CallRecord | None, stale: dict) -> CallRecord:
+    """A cache hit of `record`'s request whose cached answer is `stale`."""
+    assert record is not None and record.hit is not None
+    poisoned = CallRecord(ROLE, record.template, record.model, cache_tier="memory")
+    poisoned.hit = HitSource(TEMPLATE, record.hit.messages, json.dumps(stale).encode())
+    return poisoned
+
+
+class Wavering(EmbeddedBackend):
+    """A fault: an engine whose answer to one request moves from call to call (as llama.cpp's can
+    with batch make-up). Every second request is answered, by the real model, as if it were
+    `other`'s."""
+
+    def __init__(self, base: EmbeddedBackend, other: tuple[dict[str, str], ...]) -> None:
+        super().__init__(base.catalog, base.model_dir, base.n_parallel, base.threads)  # the same loaded engine
+        self.other, self.calls = other, 0
+
+    def chat(self, request: ChatRequest, timeouts: Timeouts, cancel: Cancellation | None = None) -> ChatResponse:
+        self.calls += 1
+        wavered = dataclasses.replace(request, messages=self.other) if self.calls % 2 == 0 else request
+        return super().chat(wavered, timeouts, cancel)
+
+
+def test_re_asks_that_disagree_with_each_other_are_unstable_not_changed(client, embedded):
+    hit = client.complete_json(ROLE, TEMPLATE, signal("Marketing Manager"))  # cached by the tests above
+    driver = signal("Night Shift Truck Driver")
+    other = client.complete_json(ROLE, TEMPLATE, driver)
+    schema = client.prompts.get(TEMPLATE).output_schema
+    assert decision(hit.value, schema) != decision(other.value, schema)  # else the fault shows nothing
+    stale = {**hit.value, "hiring": not hit.value["hiring"], "score": (hit.value["score"] + 50) % 100}
+    wavering = Wavering(embedded, client.prompts.get(TEMPLATE).render(driver))
+    pools = {ROLE: EndpointPool([wavering], 1)}
+    audited = LLMClient(client.catalog, client.prompts, pools)
+    with audited.metrics.track() as recorder:
+        result = audit_hits(audited, [stale_hit(hit.record, stale)], sample=5)
+    assert (result.audited, result.changed, result.unstable) == (1, 0, 1) and wavering.calls == 2
+    assert recorder.summary()["audit_calls"] == 2
+    (example,) = result.examples
+    assert example["verdict"] == "unstable" and example["now"][0] != example["now"][1]
 
 
 def test_decisions_are_enums_booleans_and_score_bands():
