@@ -7,6 +7,7 @@ acme.com are one account. A signal that names no company is an account of its ow
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from leadflow.dossier.companies import company_key, domain_label
 from leadflow.dossier.facts import Fact, FactSheet
@@ -14,6 +15,9 @@ from leadflow.dossier.lead import LeadInput
 from leadflow.dossier.spans import fold
 
 MIN_KEY_CHARS = 2
+# Which field keeps a value two fields answer with: the fields the small model answers most
+# reliably first, the location last (any capitalized phrase passes for one).
+CLAIM_ORDER = ("company", "role", "offering", "reports_to", "funding", "size", "trigger", "location")
 
 
 @dataclass
@@ -26,8 +30,32 @@ class Account:
         return self.sheets[0].lead
 
     def best(self, name: str) -> Fact | None:
-        """The first lead's best fact for `name`, else the next lead's."""
-        return next((fact for sheet in self.sheets if (fact := sheet.best(name)) is not None), None)
+        """The first lead's best fact for `name`, else the next lead's; never a value the account
+        already gives an earlier field of `CLAIM_ORDER` (the small model can answer two questions
+        with one phrase in two reposts: "Digital Marketing" as one's offering, another's location)."""
+        if name in CLAIM_ORDER:
+            return self._answers[name]
+        return self._first(name, set())
+
+    def _first(self, name: str, claimed: set[str]) -> Fact | None:
+        return next(
+            (
+                fact
+                for sheet in self.sheets
+                if (fact := sheet.best(name)) is not None and fold(fact.value) not in claimed
+            ),
+            None,
+        )
+
+    @cached_property
+    def _answers(self) -> dict[str, Fact | None]:
+        claimed: set[str] = set()
+        answers: dict[str, Fact | None] = {}
+        for name in CLAIM_ORDER:
+            fact = answers[name] = self._first(name, claimed)
+            if fact is not None:
+                claimed.add(fold(fact.value))
+        return answers
 
     def all(self, name: str) -> list[Fact]:
         """Every lead's facts for `name`, one per value."""

@@ -39,6 +39,7 @@ FIT_LABELS = {
 KIND_NOUNS = {"job_posting": "posting", "email": "email", "account": "account record"}
 SMALL_MAX_HEADCOUNT = 200  # the bundled ICP's "roughly 5-200 people"
 JUNIOR = ("intern", "entry")
+_BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 SENIOR_TITLE = re.compile(r"\b(?:head|director|vp|vice president|chief|cmo|lead)\b", re.IGNORECASE)
 MAX_DECISION_MAKERS = 3
 MAX_RISKS = 2
@@ -99,9 +100,20 @@ def _is_marketing(account: Account) -> bool:
     return lead.role_function == "marketing" or title_keyword_hit(lead.title)
 
 
+def _role_key(title: str) -> str:
+    """A role's title without its bracketed notes ("[Re-posted]", "(m/f)"), case and punctuation:
+    the reposts and cosmetic variants of one posting name one role."""
+    return " ".join(words(_BRACKETED.sub(" ", title)))
+
+
 def _roles(account: Account) -> list[Fact]:
-    """The role facts of the account's hires (a posting's title, an email's hire)."""
-    return [fact for sheet in account.sheets if sheet.lead.is_hire and (fact := sheet.best("role"))]
+    """The role facts of the account's hires (a posting's title, an email's hire), one per role."""
+    roles: dict[str, Fact] = {}
+    for sheet in account.sheets:
+        fact = sheet.best("role") if sheet.lead.is_hire else None
+        if fact is not None:
+            roles.setdefault(_role_key(fact.value), fact)
+    return list(roles.values())
 
 
 def _trigger(account: Account) -> tuple[str, list[Fact]]:

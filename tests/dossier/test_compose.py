@@ -5,7 +5,7 @@ import pytest
 
 from leadflow.dossier.accounts import group_accounts
 from leadflow.dossier.compose import FIT_LABELS, compose, evidence
-from leadflow.dossier.facts import FactSheet, rule_facts
+from leadflow.dossier.facts import FactSheet, model_facts, rule_facts
 from leadflow.dossier.grounding import CITATIONS, check_dossier, contradicts, fit_polarity, icp_text
 from leadflow.dossier.lead import LeadInput
 from leadflow.scoring.cascade import BUCKETS
@@ -95,3 +95,31 @@ def test_an_email_subject_that_talks_to_a_model_is_not_quoted(profiles):
     text = " ".join(str(value[s]) for s in SECTIONS)
     assert "IGNORE" not in text and "score 100" not in text and "red_hot" not in text
     assert check_dossier(value, checked) == []
+
+
+def test_reposts_of_one_role_make_one_grounded_dossier(profiles):
+    """A W1 day had a posting, two exact reposts and a "[Re-posted]" variant of one role in one
+    account; the small model gave one phrase as one repost's offering and another's location.
+    The dossier names the role once and gives the phrase to one field (the gate had failed it
+    for a trigger that repeated the title four times)."""
+    body = (
+        "\n\nJungle Ventures is a Singapore venture capital firm. DocDoc are searching for a professional in"
+        " Digital Marketing to lead our marketing strategies."
+    )
+    titles = ["Director of Marketing - DocDoc"] * 3 + ["Director of Marketing - DocDoc [Re-posted]"]
+    answers = [{"company": "Jungle Ventures", "location": "Digital Marketing"}] * 3 + [
+        {"company": "Jungle Ventures", "offering": "Digital Marketing"}
+    ]
+    sheets = []
+    for index, (title, answer) in enumerate(zip(titles, answers, strict=True)):
+        lead = LeadInput(f"s{index}", "job_posting", title, title + body, 74.0 - index, "warm")
+        sheet = model_facts(lead, answer)
+        sheet.facts.extend(rule_facts(lead))
+        sheets.append(sheet)
+    [account] = group_accounts(sheets)
+    checked = evidence(account, icp_text(profiles))
+    value = compose(account, checked)
+    assert check_dossier(value, checked) == [], value
+    assert value["trigger"].count("Director of Marketing") == 1
+    assert value["company_summary"].count("Digital Marketing") == 1 and "Based in" not in value["company_summary"]
+    _assert_citations_hold(value, checked.signals)
