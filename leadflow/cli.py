@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
-from leadflow.defs.constants import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
+from leadflow.defs.constants import PARTITION_TAG
 from leadflow.export.formats import FORMATS as EXPORT_FORMATS
 from leadflow.ingest.sources import FORMATS, SourceConfigError
 from leadflow.storage.labels import LABELS
@@ -73,30 +73,39 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 def _execute(instance, job_name: str, tags: dict[str, str], run_config: dict | None = None):
     """A run of the code location's job, created as the UI creates one (so it shows in the UI's
-    timeline and the job's runs) and executed here; a failed run is recorded in `incidents`
-    before the CLI exits with its reason."""
+    timeline and the job's runs) and executed here (see `_finish`)."""
+    from leadflow.runs import create_run
+
+    return _finish(instance, create_run(instance, job_name, tags, {**QUIET_RUN_CONFIG, **(run_config or {})}))
+
+
+def _finish(instance, run):
+    """Execute a created run here; a failed run is recorded in `incidents` before the CLI exits
+    with its reason."""
     from leadflow.defs.resources import DuckDBWarehouse
     from leadflow.defs.sensors import failure_reason, record_incidents
-    from leadflow.runs import execute
+    from leadflow.runs import execute_created
 
-    result = execute(instance, job_name, tags=tags, run_config={**QUIET_RUN_CONFIG, **(run_config or {})})
+    result = execute_created(instance, run)
     if not result.success:
         record_incidents(instance, DuckDBWarehouse.from_env().get_connection)
         raise SystemExit(
-            f"run {result.run_id} of {job_name} failed (recorded in incidents; `make ui` has its logs): "
+            f"run {result.run_id} of {run.job_name} failed (recorded in incidents; `make ui` has its logs): "
             f"{failure_reason(instance, result.run_id)}"
         )
     return result
 
 
+def _announce(first: date, last: date) -> None:
+    print(f"--> materializing {first}..{last} ({(last - first).days + 1} partition(s))", flush=True)
+
+
 def _run(instance, first: date, last: date):
     """One daily_pipeline run over first..last (one partition, or a single-run range)."""
-    if first == last:
-        tags = {PARTITION_TAG: first.isoformat()}
-    else:
-        tags = {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
-    print(f"--> materializing {first}..{last} ({(last - first).days + 1} partition(s))", flush=True)
-    return _execute(instance, "daily_pipeline", tags)
+    from leadflow.runs import range_tags
+
+    _announce(first, last)
+    return _execute(instance, "daily_pipeline", range_tags(first, last))
 
 
 def demo(args) -> None:
@@ -393,20 +402,28 @@ def doctor(args) -> None:
 
 
 def backfill(args) -> None:
-    """A date range of the daily pipeline: one single run, or runs of --chunk-days each.
+    """A date range of the daily pipeline as one Dagster backfill (the UI's Backfills page lists
+    it): one single run, or runs of --chunk-days each, executed here in order.
 
     Re-running a killed backfill repeats no LLM call: every answer is written to the
     persistent cache the moment it validates.
     """
+    from leadflow import runs
+
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     instance = _instance()
     first, last = date.fromisoformat(args.start), date.fromisoformat(args.end)
     chunk = timedelta(days=args.chunk_days) if args.chunk_days else (last - first) + timedelta(days=1)
-    started = time.perf_counter()
+    ranges = []
     while first <= last:
         chunk_end = min(first + chunk - timedelta(days=1), last)
-        _run(instance, first, chunk_end)
+        ranges.append((first, chunk_end))
         first = chunk_end + timedelta(days=1)
+    started = time.perf_counter()
+    with runs.backfill(instance, "daily_pipeline", ranges, QUIET_RUN_CONFIG) as planned:
+        for run, (chunk_first, chunk_last) in zip(planned, ranges, strict=True):
+            _announce(chunk_first, chunk_last)
+            _finish(instance, run)
     print(f"backfill {args.start}..{args.end} done in {time.perf_counter() - started:.1f}s")
 
 
