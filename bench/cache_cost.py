@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from leadflow.llm import answer_entry
 from leadflow.llm.cache import SqliteTier, TieredCache
 
 TEMPLATE = "classify_signal"
@@ -143,7 +144,7 @@ def measure(
     )["mean_us"]
     parts["cache_get_us"] = out.get("tiered_get_memory_hit", {}).get("mean_us")
     values = [cache.get(k, kind).value for k in keys]
-    parts["json_decode_us"] = _stats(_time_each(json.loads, values, full_reps))["mean_us"]
+    parts["json_decode_us"] = _stats(_time_each(answer_entry.answer, values, full_reps))["mean_us"]
     out["complete_json_parts"] = parts
     if titles:
         titles = titles[:200]

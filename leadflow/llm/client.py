@@ -13,12 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, cast
 
 import numpy as np
 
+from leadflow.llm import answer_entry
 from leadflow.llm.backends.base import Backend
 from leadflow.llm.budget import TokenBudget
 from leadflow.llm.cache import CacheHit, TieredCache
@@ -52,7 +53,6 @@ from leadflow.llm.validation import Accept, Validator, generate_valid, validate_
 log = logging.getLogger("leadflow.llm")
 
 CACHE_KIND_BY_ROLE = {"prefilter": "classification", "dossier": "dossier", "embed": "embedding"}
-USAGE_KIND = "usage"  # per cached answer: the [prompt, completion] tokens it cost when generated
 MAX_KEY_FAMILIES = 1024  # (template, model, options) families whose key prefix is kept hashed
 
 
@@ -160,8 +160,8 @@ class LLMClient:
     def request_key(self, role: str, template: PromptTemplate, variables: dict[str, Any], request: ChatRequest) -> str:
         """SHA-256 over everything that changes the output (peers' lesson 1): the request's
         family (backend, model digest, template content, schema, options), hashed once, then
-        the variables its messages were rendered from (`request.messages` must be
-        `template.render(variables)`)."""
+        the variables its messages are rendered from (`request.messages` is ignored: it is
+        `template.render(variables)` or not rendered yet)."""
         options = request.options()
         # num_ctx only changes the output when the prompt would not fit, which the bucket
         # choice prevents; it is chosen after the lookup, so a hit costs no server round trip.
@@ -215,20 +215,21 @@ class LLMClient:
             return SchemaWatch(request.schema)
         return None
 
-    def _replay(self, record: CallRecord, key: str, template: PromptTemplate, messages, value: bytes) -> None:
+    @staticmethod
+    def _replay(record: CallRecord, template: PromptTemplate, variables: dict[str, Any], entry: bytes) -> bytes:
         """A hit's record: the tokens its answer cost when generated (replayed, not spent) and
-        what it answered (for the cache-hit audit)."""
-        usage = self._cache_get(key, USAGE_KIND)
-        if usage is not None:
-            record.replayed_prompt_tokens, record.replayed_completion_tokens = json.loads(usage.value)
-        record.hit = HitSource(template.id, messages, value)
+        what it answered (for the cache-hit audit). Returns the answer's JSON bytes."""
+        value, cost = answer_entry.unpack(entry)
+        if cost is not None:
+            record.replayed_prompt_tokens, record.replayed_completion_tokens = cost
+        record.hit = HitSource(template.id, variables, value)
+        return value
 
     def _complete_with(
         self,
         role: str,
         template: PromptTemplate,
         variables: dict[str, Any],
-        messages: tuple[dict[str, str], ...],
         model: str,
         record: CallRecord,
         validate: Validator,
@@ -236,15 +237,16 @@ class LLMClient:
         probe: Probe | None = None,
     ) -> Completion:
         """One model of the chain: from the cache, shared with an identical request in flight,
-        or generated, validated (and repaired) and then cached."""
-        request = self.build_request(role, template, messages, model)
+        or generated, validated (and repaired) and then cached. The key needs the variables,
+        not the rendered prompt, so a hit never renders it."""
+        request = self.build_request(role, template, (), model)
         key = self.request_key(role, template, variables, request)
         kind = CACHE_KIND_BY_ROLE.get(role, role)
         hit = self._cache_get(key, kind)
         if hit is not None:
             record.cache_tier = hit.tier
-            self._replay(record, key, template, messages, hit.value)
-            return Completion(json.loads(hit.value), model, template.label, hit.tier, record)
+            answer = self._replay(record, template, variables, hit.value)
+            return Completion(json.loads(answer), model, template.label, hit.tier, record)
         semantic = self.semantic if probe is not None and kind == "classification" else None
         # The semantic scope: the exact key's family (template and content, model and digest,
         # options, schema) over the context variables only (the ICP, the signal kind).
@@ -253,10 +255,11 @@ class LLMClient:
             near = semantic.lookup(scope, probe.vector)
             if near is not None:
                 record.cache_tier = SEMANTIC_TIER
-                record.hit = HitSource(template.id, messages, near.value)
+                record.hit = HitSource(template.id, variables, near.value)
                 return Completion(json.loads(near.value), model, template.label, SEMANTIC_TIER, record)
         if budget is not None:
             budget.admit()
+        request = replace(request, messages=template.render(variables))
 
         def compute() -> dict[str, Any]:
             send = partial(self._send, role, record)
@@ -266,15 +269,14 @@ class LLMClient:
                 if budget is not None:
                     budget.charge(record)
             encoded = json.dumps(value).encode()
-            self._cache_set(key, kind, encoded)
-            self._cache_set(key, USAGE_KIND, json.dumps([record.prompt_tokens, record.completion_tokens]).encode())
+            self._cache_set(key, kind, answer_entry.pack(encoded, record.prompt_tokens, record.completion_tokens))
             if semantic is not None and probe is not None:
                 semantic.add(scope, probe.vector, encoded)
             return value
 
         def cached() -> dict[str, Any] | None:
             hit = self._cache_get(key, kind)
-            return None if hit is None else json.loads(hit.value)
+            return None if hit is None else answer_entry.answer(hit.value)
 
         def across_processes() -> dict[str, Any]:
             if self._shared_flight is None:
@@ -302,7 +304,6 @@ class LLMClient:
         key misses may be answered by a semantic hit (when the client has a semantic cache)."""
         template = self.prompts.get(template_id)
         validate = validator or validate_json
-        messages = template.render(variables)
         chain = self.model_chain(role)
         probe = similar.probe(variables) if similar is not None else None
         last_error: Exception | None = None
@@ -310,9 +311,7 @@ class LLMClient:
             record = CallRecord(role=role, template=template.label, model=model, fallback=index > 0)
             started = time.perf_counter()
             try:
-                completion = self._complete_with(
-                    role, template, variables, messages, model, record, validate, budget, probe
-                )
+                completion = self._complete_with(role, template, variables, model, record, validate, budget, probe)
             except (InvalidOutput, CircuitOpen, RetryableError, ModelMissing) as exc:
                 record.ok = False
                 record.error = f"{type(exc).__name__}: {exc}"
@@ -336,7 +335,7 @@ class LLMClient:
         """What the engine answers now to the request a cache hit answered (the cache-hit audit):
         validated like any answer, never read from or written to a cache."""
         template = self.prompts.get(hit.template_id)
-        request = self.build_request(role, template, hit.messages, model)
+        request = self.build_request(role, template, template.render(hit.variables), model)
         record = CallRecord(role=role, template=template.label, model=model, audit=True)
         started = time.perf_counter()
         try:

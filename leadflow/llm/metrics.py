@@ -5,6 +5,7 @@ import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +15,7 @@ class HitSource:
     """What a cache hit answered, kept so that an audit can ask the engine again."""
 
     template_id: str
-    messages: tuple[dict[str, str], ...]
+    variables: dict[str, Any]  # the request's variables: its prompt is rendered only if re-asked
     value: bytes
 
 

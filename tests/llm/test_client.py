@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
+from leadflow.llm import answer_entry
 from leadflow.llm.backends.base import Backend
 from leadflow.llm.backends.ollama import OllamaBackend
 from leadflow.llm.cache import MemoryLRUTier, SqliteTier, TieredCache
@@ -451,7 +452,7 @@ def test_invalid_twice_falls_back_to_the_next_model(harness, server):
     again = score(client, "a feature flag service")  # the primary is asked again, and now answers
     assert again.model == OLLAMA_SMALL and again.cache_tier is None and not again.record.fallback
     backup_key = key_for(client, "tiny_score", {"item": "a feature flag service"}, model=BACKUP)
-    assert json.loads(client.cache.get(backup_key, "classification").value) == result.value
+    assert answer_entry.answer(client.cache.get(backup_key, "classification").value) == result.value
 
 
 def test_missing_model_falls_back(harness, server):

@@ -83,7 +83,7 @@ def stale_hit(record: CallRecord | None, stale: dict) -> CallRecord:
     """A cache hit of `record`'s request whose cached answer is `stale`."""
     assert record is not None and record.hit is not None
     poisoned = CallRecord(ROLE, record.template, record.model, cache_tier="memory")
-    poisoned.hit = HitSource(TEMPLATE, record.hit.messages, json.dumps(stale).encode())
+    poisoned.hit = HitSource(TEMPLATE, record.hit.variables, json.dumps(stale).encode())
     return poisoned
 
 
