@@ -23,8 +23,12 @@ HEADER = f"# Written by leadflow (leadflow/instance.py) from {TEMPLATE.name}: ed
 
 def local_storage(home: Path) -> dict[str, Any]:
     """SQLite run/event/schedule storage, artifacts and step logs, all in `home`."""
+    return {"storage": {"sqlite": {"base_dir": str(home)}}, **host_files(home)}
+
+
+def host_files(home: Path) -> dict[str, Any]:
+    """Artifacts and step logs in `home`."""
     return {
-        "storage": {"sqlite": {"base_dir": str(home)}},
         "local_artifact_storage": {
             "module": "dagster._core.storage.root",
             "class": "LocalArtifactStorage",
@@ -35,6 +39,16 @@ def local_storage(home: Path) -> dict[str, Any]:
             "class": "LocalComputeLogManager",
             "config": {"base_dir": str(home / "compute_logs")},
         },
+    }
+
+
+def pooled_postgres_storage(config: dict[str, Any]) -> dict[str, Any]:
+    """dagster-postgres's three storages, each keeping its connection (leadflow/instance_storage.py):
+    without, every storage call opens a PostgreSQL connection of its own."""
+    kinds = {"run_storage": "Run", "event_log_storage": "EventLog", "schedule_storage": "Schedule"}
+    return {
+        section: {"module": "leadflow.instance_storage", "class": f"PooledPostgres{kind}Storage", "config": config}
+        for section, kind in kinds.items()
     }
 
 
@@ -58,8 +72,8 @@ def cluster_instance(home: Path) -> dict[str, Any]:
     }
     concurrency["pools"]["default_limit"] = slots
     return {
-        **local_storage(home),
-        "storage": {"postgres": {"postgres_url": {"env": env_var(fields["dagster_postgres_url"])}}},
+        **host_files(home),
+        **pooled_postgres_storage({"postgres_url": {"env": env_var(fields["dagster_postgres_url"])}}),
         "run_launcher": {
             "module": "dagster_celery.launcher",
             "class": "CeleryRunLauncher",
