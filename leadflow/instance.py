@@ -55,9 +55,9 @@ def pooled_postgres_storage(config: dict[str, Any]) -> dict[str, Any]:
 def cluster_instance(home: Path) -> dict[str, Any]:
     """Several machines, one history (docs/scaling.md): run, event and schedule storage on
     PostgreSQL, runs taken from the queue (`dagster-daemon`) to Celery workers on RabbitMQ
-    (`python -m leadflow.cluster_worker` on each host), and the template's run and pool
-    limits widened to the cluster's slots (`concurrent_runs`); step logs and artifacts stay on
-    each host. The URLs are named, never written: each process reads them from its environment."""
+    (`python -m leadflow.cluster_worker` on each host), runs whose worker died failed by the
+    daemon's run monitoring, and the template's run and pool limits widened to the cluster's
+    slots (`concurrent_runs`); step logs and artifacts stay on each host. The URLs are named, never written: each process reads them from its environment."""
     from leadflow.defs.resources import ClusterSettings, _secret, env_var
 
     settings, fields = ClusterSettings.from_env(), ClusterSettings.model_fields
@@ -75,20 +75,31 @@ def cluster_instance(home: Path) -> dict[str, Any]:
         **host_files(home),
         **pooled_postgres_storage({"postgres_url": {"env": env_var(fields["dagster_postgres_url"])}}),
         "run_launcher": {
-            "module": "dagster_celery.launcher",
-            "class": "CeleryRunLauncher",
+            "module": "leadflow.cluster_launcher",
+            "class": "ClusterRunLauncher",
             "config": {
                 "default_queue": CLUSTER_QUEUE,
                 "broker": {"env": env_var(fields["celery_broker_url"])},
-                "backend": "rpc://",
+                "backend": None,  # no result backend (leadflow/cluster_launcher.py)
             },
         },
         "concurrency": concurrency,
+        # The daemon fails a STARTED run whose worker is gone (leadflow/cluster_launcher.py asks
+        # the workers) and frees the pool slots it held; a run waiting in the broker for a busy
+        # worker is STARTING, so no start timeout; no resume: its range is launched again.
+        "run_monitoring": {
+            "enabled": True,
+            "poll_interval_seconds": RUN_MONITOR_POLL_S,
+            "start_timeout_seconds": 0,
+            "max_resume_run_attempts": 0,
+            "free_slots_after_run_end_seconds": RUN_MONITOR_POLL_S,
+        },
     }
 
 
 CLUSTER_QUEUE = "dagster"  # the Celery queue runs wait on (dagster-celery's default)
 BACKFILL_TAG = "dagster/backfill"
+RUN_MONITOR_POLL_S = 10  # how often the daemon checks the workers of started runs (Dagster's default: 120)
 EVENT_BATCH_ENV = "DAGSTER_EVENT_BATCH_SIZE"  # Dagster stores a step's events in batches of this many (0: one by one)
 EVENT_BATCH_SIZE = 1000
 INSTANCE_URL_SCHEME = "postgresql+psycopg2://"  # dagster-postgres's driver (it issues psycopg2-only SQL)

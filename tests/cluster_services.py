@@ -1,8 +1,9 @@
 """The machine's PostgreSQL, Redis and RabbitMQ for the cluster-profile tests.
 
 `scripts/ensure-services.sh` starts the ones not listening (CI's machine has them). A test
-works in a PostgreSQL database of its own, dropped afterwards, so it never meets a user's
-tables or another test's. Tests fail, never skip, when a service cannot be had.
+works in a PostgreSQL database and a RabbitMQ queue of its own, both deleted afterwards, so it
+never meets a user's tables or runs, or another test's. Tests fail, never skip, when a service
+cannot be had.
 """
 
 import os
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+from kombu import Connection
 
 from leadflow.paths import PROJECT_ROOT
 
@@ -56,3 +58,16 @@ def scratch_database(prefix: str = "leadflow_test") -> Iterator[str]:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@contextmanager
+def scratch_queue(prefix: str = "leadflow-test") -> Iterator[str]:
+    """The name of a RabbitMQ queue of this test's own (Celery workers declare it), deleted
+    from the broker on exit with whatever is left in it."""
+    ensure_services()
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    try:
+        yield name
+    finally:
+        with Connection(RABBITMQ_URL) as broker:
+            broker.default_channel.queue_delete(name)

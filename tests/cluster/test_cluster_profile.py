@@ -2,7 +2,9 @@
 queued runs from the PostgreSQL instance to two Celery workers (separate processes, each with a
 data home of its own, as two hosts), which write one warehouse through the PostgreSQL writer
 lease. Two runs over disjoint partition ranges at once: no record lost or written twice, every
-check passed, one run on each worker; a worker killed mid-run leaves its range re-runnable."""
+check passed, one run on each worker; a worker killed mid-run has its run failed by the
+daemon's run monitoring and leaves its range re-runnable. Each test run has a RabbitMQ queue and a
+PostgreSQL database of its own, deleted afterwards."""
 
 import datetime
 import json
@@ -25,7 +27,7 @@ from leadflow.defs.resources import DuckDBWarehouse
 from leadflow.ingest.placement import place_records
 from leadflow.ingest.sources import SourceSpec
 from leadflow.paths import PROJECT_ROOT, RESOURCES_DIR
-from tests.cluster_services import POSTGRES_URL, RABBITMQ_URL, ensure_services, scratch_database
+from tests.cluster_services import POSTGRES_URL, RABBITMQ_URL, ensure_services, scratch_database, scratch_queue
 
 MBOX = RESOURCES_DIR / "samples" / "enron_sample.mbox"
 IMPORT = datetime.date(2026, 11, 20)
@@ -116,8 +118,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
     ensure_services()
     root = tmp_path_factory.mktemp("cluster")
-    with scratch_database("leadflow_cluster") as instance_url:
-        queue = f"leadflow-test-{uuid.uuid4().hex[:8]}"
+    with scratch_database("leadflow_cluster") as instance_url, scratch_queue() as queue:
         env = {
             **os.environ,
             "PYTHONPATH": str(PROJECT_ROOT),
@@ -206,7 +207,9 @@ def test_two_workers_run_disjoint_ranges_at_once(cluster):
 
 def test_a_worker_killed_mid_run_leaves_its_range_re_runnable(cluster):
     """The run reads a source that blocks (a FIFO nobody writes yet), so its worker is killed
-    mid-run for sure; then the FIFO becomes the file and the range runs again on a new worker."""
+    mid-run for sure; the daemon's run monitoring finds no worker holding its task and fails it
+    (no worker runs at that moment, so nothing else can); then the FIFO becomes the file and the
+    range runs again on a new worker."""
     late = cluster.root / "late.mbox"
     os.mkfifo(late)
     _sources(cluster.root, late)
@@ -215,13 +218,16 @@ def test_a_worker_killed_mid_run_leaves_its_range_re_runnable(cluster):
     assert cluster.wait([killed], statuses=(dg.DagsterRunStatus.STARTED,))[killed] == dg.DagsterRunStatus.STARTED
     time.sleep(2)  # well inside raw_signals, reading the FIFO
     _stop(cluster.workers[0])
+    assert cluster.wait([killed])[killed] == dg.DagsterRunStatus.FAILURE
+    with cluster.instance() as instance:
+        [failure] = instance.all_logs(killed, of_type=DagsterEventType.RUN_FAILURE)
+        assert "no live Celery worker holds task" in (failure.message or "")
     late.unlink()
     late.write_bytes(MBOX.read_bytes().replace(b"Message-ID: <", b"Message-ID: <late."))
     cluster.workers.append(_worker(cluster.env, cluster.root / "host2", cluster.queue, "worker2"))
     [again] = cluster.launch(KILLED_RANGE)
     assert cluster.wait([again])[again] == dg.DagsterRunStatus.SUCCESS
     with cluster.instance() as instance:
-        assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.STARTED  # its worker never came back
         passed = _checks_passed(instance, again)
         assert passed and all(passed)
     with DuckDBWarehouse(database=cluster.env["LEADFLOW_DUCKDB_PATH"]).get_connection() as conn:
