@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
@@ -121,6 +121,7 @@ class LLMClient:
         self._ready: dict[str, float] | None = None
         self._ready_lock = threading.Lock()
         self._key_prefixes: dict[tuple[str, ...], Any] = {}  # request_key's hashed family prefixes
+        self._template_prefixes: dict[tuple[str, ...], Any] = {}  # the same, by (role, template, model)
 
     # ---- routing (`Router`) -------------------------------------------------------------------
 
@@ -162,6 +163,23 @@ class LLMClient:
         family (backend, model digest, template content, schema, options), hashed once, then
         the variables its messages are rendered from (`request.messages` is ignored: it is
         `template.render(variables)` or not rendered yet)."""
+        return variables_key(self._family_prefix(role, template, request), variables)
+
+    def _template_key(self, role: str, template: PromptTemplate, variables: dict[str, Any], model: str) -> str:
+        """`request_key` of the request `build_request` makes for `template` and `model`, without
+        building it: the family is fixed by the role, the template's content and the model (and
+        the model's digest, which the router keeps per endpoint), so its prefix is found by them."""
+        shortcut = (role, template.id, template.content_hash, model)
+        prefix = self._template_prefixes.get(shortcut)
+        if prefix is None:
+            if len(self._template_prefixes) >= MAX_KEY_FAMILIES:
+                self._template_prefixes.clear()
+            request = self.build_request(role, template, (), model)
+            prefix = self._template_prefixes[shortcut] = self._family_prefix(role, template, request)
+        return variables_key(prefix, variables)
+
+    def _family_prefix(self, role: str, template: PromptTemplate, request: ChatRequest) -> Any:
+        """The hashed family of `request` (a SHA-256 state), computed once per family."""
         options = request.options()
         # num_ctx only changes the output when the prompt would not fit, which the bucket
         # choice prevents; it is chosen after the lookup, so a hit costs no server round trip.
@@ -185,7 +203,7 @@ class LLMClient:
                 }
             )
             self._key_prefixes[family] = prefix
-        return variables_key(prefix, variables)
+        return prefix
 
     def _cache_get(self, key: str, kind: str) -> CacheHit | None:
         return self.cache.get(key, kind) if self.cache is not None else None
@@ -239,8 +257,7 @@ class LLMClient:
         """One model of the chain: from the cache, shared with an identical request in flight,
         or generated, validated (and repaired) and then cached. The key needs the variables,
         not the rendered prompt, so a hit never renders it."""
-        request = self.build_request(role, template, (), model)
-        key = self.request_key(role, template, variables, request)
+        key = self._template_key(role, template, variables, model)
         kind = CACHE_KIND_BY_ROLE.get(role, role)
         hit = self._cache_get(key, kind)
         if hit is not None:
@@ -250,7 +267,7 @@ class LLMClient:
         semantic = self.semantic if probe is not None and kind == "classification" else None
         # The semantic scope: the exact key's family (template and content, model and digest,
         # options, schema) over the context variables only (the ICP, the signal kind).
-        scope = self.request_key(role, template, probe.context, request) if semantic is not None and probe else ""
+        scope = self._template_key(role, template, probe.context, model) if semantic is not None and probe else ""
         if semantic is not None and probe is not None:
             near = semantic.lookup(scope, probe.vector)
             if near is not None:
@@ -259,7 +276,7 @@ class LLMClient:
                 return Completion(json.loads(near.value), model, template.label, SEMANTIC_TIER, record)
         if budget is not None:
             budget.admit()
-        request = replace(request, messages=template.render(variables))
+        request = self.build_request(role, template, template.render(variables), model)
 
         def compute() -> dict[str, Any]:
             send = partial(self._send, role, record)

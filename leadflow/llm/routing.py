@@ -29,6 +29,7 @@ class Router:
         self.overrides = dict(model_overrides)
         self.context_buckets = context_buckets
         self._digests: dict[tuple[str, str], str] = {}
+        self._chains: dict[str, list[str]] = {}
 
     def pool(self, role: str) -> EndpointPool:
         try:
@@ -37,12 +38,16 @@ class Router:
             raise LLMError(f"no endpoints configured for role {role!r}") from exc
 
     def model_chain(self, role: str) -> list[str]:
-        """The role's model, then its fallbacks, for the role's backend kind."""
-        chain = self.catalog.chain(role, self.pool(role).kind, self.use_quantized)
-        override = self.overrides.get(role)
-        if override:
-            chain = [override, *[m for m in chain[1:] if m != override]]
-        return chain
+        """The role's model, then its fallbacks, for the role's backend kind (fixed for the
+        router's life: worked out once per role, as every request asks for it)."""
+        chain = self._chains.get(role)
+        if chain is None:
+            chain = self.catalog.chain(role, self.pool(role).kind, self.use_quantized)
+            override = self.overrides.get(role)
+            if override:
+                chain = [override, *[m for m in chain[1:] if m != override]]
+            self._chains[role] = chain
+        return list(chain)
 
     def model_digest(self, role: str, model: str) -> str:
         """The model's digest from the first endpoint of the pool that answers: one host being
