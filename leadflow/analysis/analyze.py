@@ -19,6 +19,7 @@ from leadflow.analysis.mail import Mail
 from leadflow.analysis.priority import LLM_MIN_PRIORITY, priority
 from leadflow.analysis.requests import Request, cheap_requests, merge_requests
 from leadflow.analysis.summary import compose_summary
+from leadflow.llm.budget import BudgetExhausted, TokenBudget
 from leadflow.llm.client import Completion, LLMClient
 from leadflow.llm.metrics import CallRecord
 from leadflow.scoring.cascade import Thresholds
@@ -41,6 +42,12 @@ class EmailAnalysis:
     llm: Completion | Exception | None = None  # the small model's answer, when it was asked
 
     @property
+    def deferred(self) -> bool:
+        """The run's token budget deferred the model's extraction: this analysis is the cheap
+        one (rule entities and requests, composed summary) until a later run completes it."""
+        return isinstance(self.llm, BudgetExhausted)
+
+    @property
     def record(self) -> CallRecord | None:
         """The small model's call record (cost, cache tier), None when it was not asked or failed."""
         return self.llm.record if isinstance(self.llm, Completion) else None
@@ -61,9 +68,10 @@ class EmailAnalysis:
             "reasons": json.dumps(list(self.reasons)),
             "dropped_entities": self.dropped_entities,
             "llm_used": completion is not None,
+            "llm_deferred": self.deferred,
             "model": completion.model if completion else None,
             "prompt_version": completion.template if completion else None,
-            "llm_error": str(self.llm) if isinstance(self.llm, Exception) else None,
+            "llm_error": str(self.llm) if isinstance(self.llm, Exception) and not self.deferred else None,
         }
 
 
@@ -111,13 +119,17 @@ def analyze_mails(
     max_chars: int = EXTRACT_CHARS,
     on_total: Callable[[int], None] | None = None,
     on_done: Callable[[int], None] | None = None,
+    budget: TokenBudget | None = None,
 ) -> list[EmailAnalysis]:
     """One analysis per mail, in order. The small model is asked about the candidates: a priority
     from `llm_min_priority` and types that can make a lead of `nurture` or above
     (`lead_ceiling`), so no model time goes to mail that ends below what a rep looks at. For
     progress logs, `on_total(n)` gets the number of candidates before the small model is asked,
     and `on_done(i)` is called as each candidate's extraction finishes (the i-th candidate,
-    highest priority first)."""
+    highest priority first). Once the run's token `budget` is spent, the candidates still needing
+    the engine keep their cheap analysis, marked `deferred` (a later run completes them, taking
+    what this one finished from the cache); their types, what the lead scores read, never depend
+    on the model."""
     all_scores = typer.type_scores(mails, email_vectors(client, mails))
     all_types = [typer.decided(s) for s in all_scores]
     cheap = [_analysis(m, s, t, as_of) for m, s, t in zip(mails, all_scores, all_types, strict=True)]
@@ -132,7 +144,7 @@ def analyze_mails(
     )
     if on_total is not None:
         on_total(len(todo))
-    answers = extract(client, [mails[i] for i in todo], max_chars, on_done)
+    answers = extract(client, [mails[i] for i in todo], max_chars, on_done, budget)
     out = list(cheap)
     for i, answer in zip(todo, answers, strict=True):
         out[i] = _analysis(mails[i], all_scores[i], all_types[i], as_of, answer)

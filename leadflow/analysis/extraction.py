@@ -9,6 +9,7 @@ from leadflow.analysis.entities import Entity, ground_model_entities
 from leadflow.analysis.mail import Mail
 from leadflow.analysis.requests import Request, ground_model_requests
 from leadflow.ingest.text import window_text
+from leadflow.llm.budget import TokenBudget
 from leadflow.llm.client import Completion, LLMClient
 
 TEMPLATE = "analyze_email"
@@ -25,11 +26,13 @@ def extract(
     mails: Sequence[Mail],
     max_chars: int = EXTRACT_CHARS,
     on_done: Callable[[int], None] | None = None,
+    budget: TokenBudget | None = None,
 ) -> list[Completion | Exception]:
-    """The small model's answer for each mail, in order; a failed call yields its exception."""
+    """The small model's answer for each mail, in order; a failed call yields its exception, one
+    the run's token `budget` refused yields BudgetExhausted (deferred)."""
 
     def ask(mail: Mail) -> Completion:
-        return client.complete_json(ROLE, TEMPLATE, variables(mail, max_chars))
+        return client.complete_json(ROLE, TEMPLATE, variables(mail, max_chars), budget=budget)
 
     return client.map_concurrent(ask, mails, role=ROLE, on_done=on_done)
 

@@ -48,8 +48,8 @@ def record_usage(
     report = budget.report() if budget is not None else {}
     if report.get("deferred"):
         context.log.warning(
-            f"token budget {report['limit']} spent ({report['spent']} tokens): {report['deferred']} signals left "
-            "unscored for the next run"
+            f"token budget {report['limit']} spent ({report['spent']} tokens): {report['deferred']} requests of "
+            f"{context.asset_key.to_user_string()} deferred to the next run"
         )
     return {
         **{f"usage/{key}": figure(sums[key]) for key in USAGE_FIGURES},

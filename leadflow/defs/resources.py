@@ -226,8 +226,8 @@ class LLMResource(EnvResource):
     )
     run_token_budget: int = setting(
         0,
-        "Engine tokens (prompt + completion) one run may spend; once spent, signals still needing the engine "
-        "are left unscored for the next run. 0 = no budget.",
+        "Engine tokens (prompt + completion) one run may spend; once spent, the work still needing the engine "
+        "(email extractions, classifications, dossiers) is deferred to the next run. 0 = no budget.",
         env="LEADFLOW_RUN_TOKEN_BUDGET",
     )
     price_list: str = setting(

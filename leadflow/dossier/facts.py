@@ -15,6 +15,7 @@ from typing import Any
 from leadflow.dossier.companies import domain_label
 from leadflow.dossier.lead import LeadInput
 from leadflow.dossier.spans import Span, clip, fold, locate, words
+from leadflow.llm.budget import BudgetExhausted, TokenBudget
 from leadflow.llm.client import LLMClient
 from leadflow.llm.metrics import CallRecord
 from leadflow.llm.types import LLMError
@@ -279,12 +280,15 @@ def model_facts(lead: LeadInput, answer: dict[str, Any]) -> FactSheet:
     return sheet
 
 
-def read_facts(client: LLMClient, lead: LeadInput, max_chars: int) -> FactSheet:
-    """Rule facts plus the small model's located answers (rule facts alone if the call fails)."""
+def read_facts(client: LLMClient, lead: LeadInput, max_chars: int, budget: TokenBudget | None = None) -> FactSheet:
+    """Rule facts plus the small model's located answers (rule facts alone if the call fails).
+    A call the run's token `budget` refuses raises BudgetExhausted: deferred, not failed."""
     template = client.prompts.get(TEMPLATE)
     variables = {"signal_kind": lead.kind, "signal_title": lead.title, "signal_text": lead.text[:max_chars]}
     try:
-        completion = client.complete_json(template.role, TEMPLATE, variables)
+        completion = client.complete_json(template.role, TEMPLATE, variables, budget=budget)
+    except BudgetExhausted:
+        raise
     except LLMError as exc:
         return FactSheet(lead, rule_facts(lead), error=str(exc))
     sheet = model_facts(lead, completion.value)

@@ -21,9 +21,10 @@ from typing import Any, cast
 from leadflow.dossier.accounts import Account, group_accounts
 from leadflow.dossier.compose import PROSE_SECTIONS, compose, evidence, prose_facts
 from leadflow.dossier.facts import TEMPLATE as EXTRACT_TEMPLATE
-from leadflow.dossier.facts import FactSheet, read_facts
+from leadflow.dossier.facts import FactSheet, read_facts, rule_facts
 from leadflow.dossier.grounding import Defect, Evidence, check_dossier, icp_text
 from leadflow.dossier.lead import LeadInput
+from leadflow.llm.budget import BudgetExhausted, TokenBudget
 from leadflow.llm.client import LLMClient
 from leadflow.llm.metrics import CallRecord
 from leadflow.llm.types import LLMError
@@ -79,18 +80,26 @@ def _feedback(value: dict[str, Any], defects: list[Defect]) -> str:
     return f"Your answer {json.dumps(value, ensure_ascii=False)} has these problems: {problems}. Write both texts again without them."
 
 
-def _prose(client: LLMClient, role: str, facts: str, feedback: str) -> tuple[dict[str, Any] | None, CallRecord | None]:
+def _prose(
+    client: LLMClient, role: str, facts: str, feedback: str, budget: TokenBudget | None
+) -> tuple[dict[str, Any] | None, CallRecord | None]:
+    variables = {"facts_json": facts, "feedback": feedback}
     try:
-        completion = client.complete_json(role, PROSE_TEMPLATE, {"facts_json": facts, "feedback": feedback})
+        completion = client.complete_json(role, PROSE_TEMPLATE, variables, budget=budget)
+    except BudgetExhausted:
+        raise  # deferred: the account gets no dossier this run, never the composed fallback
     except LLMError:
         return None, None
     return completion.value, completion.record
 
 
-def write_account(client: LLMClient, account: Account, icp: str, prose_role: str | None) -> DossierResult:
+def write_account(
+    client: LLMClient, account: Account, icp: str, prose_role: str | None, budget: TokenBudget | None = None
+) -> DossierResult:
     """The account's dossier: the model's prose if it is grounded (asked again once, with its
     defects, when it is not), composed text otherwise (and always when `prose_role` is None).
-    Each answer is cached as it came, so a re-run repeats the same decisions without an LLM call."""
+    Each answer is cached as it came, so a re-run repeats the same decisions without an LLM call.
+    Raises BudgetExhausted when the run's token `budget` refuses a prose request."""
     checked = evidence(account, icp)
     records = [sheet.record for sheet in account.sheets if sheet.record is not None]
     facts = prose_facts(account)
@@ -99,7 +108,7 @@ def write_account(client: LLMClient, account: Account, icp: str, prose_role: str
     feedback = ""
     roles = [prose_role] * PROSE_ATTEMPTS if prose_role is not None else []
     for attempt, role in enumerate(roles):
-        prose, record = _prose(client, role, facts, feedback)
+        prose, record = _prose(client, role, facts, feedback, budget)
         if record is not None:
             records.append(record)
         if prose is None:
@@ -137,26 +146,35 @@ def write_dossiers(
     icp_profiles: list[IcpProfile],
     max_chars: int,
     prose: str = DEFAULT_PROSE,
+    budget: TokenBudget | None = None,
 ) -> list[DossierResult]:
     """One dossier per account among `leads` (`max_chars` of each signal go to the model), the
-    prose written as `prose` says (a key of `PROSE_ROLES`)."""
+    prose written as `prose` says (a key of `PROSE_ROLES`).
+
+    `budget`: once the run's token budget is spent, an account whose extraction or prose still
+    needs the engine is deferred: it gets no dossier (never one written without the model's facts
+    or with the composed fallback as if complete), and the next run writes it, with what this run
+    finished from the cache. A lead whose extraction was deferred is grouped on its rule facts, so
+    the account it would have joined is deferred with it. The deferred leads are those of `leads`
+    that no returned dossier covers."""
     if prose not in PROSE_ROLES:
         raise ValueError(f"dossier prose {prose!r}: expected one of {', '.join(PROSE_ROLES)}")
     prose_role = PROSE_ROLES[prose]
     if not leads:
         return []
     role = client.prompts.get(EXTRACT_TEMPLATE).role
-    sheets = cast(
-        list[FactSheet], client.map_concurrent(lambda lead: read_facts(client, lead, max_chars), leads, role=role)
-    )
+    read = client.map_concurrent(lambda lead: read_facts(client, lead, max_chars, budget), leads, role=role)
+    deferred = {lead.signal_id for lead, sheet in zip(leads, read, strict=True) if isinstance(sheet, BudgetExhausted)}
+    sheets = [
+        FactSheet(lead, rule_facts(lead)) if isinstance(sheet, BudgetExhausted) else cast(FactSheet, sheet)
+        for lead, sheet in zip(leads, read, strict=True)
+    ]
     icp = icp_text(icp_profiles)
-    accounts = group_accounts(sheets)
-    return cast(
-        list[DossierResult],
-        client.map_concurrent(
-            lambda account: write_account(client, account, icp, prose_role), accounts, role=prose_role or role
-        ),
+    accounts = [account for account in group_accounts(sheets) if deferred.isdisjoint(account.signal_ids)]
+    written = client.map_concurrent(
+        lambda account: write_account(client, account, icp, prose_role, budget), accounts, role=prose_role or role
     )
+    return [cast(DossierResult, result) for result in written if not isinstance(result, BudgetExhausted)]
 
 
 def defect_rates(results: list[DossierResult]) -> dict[str, Any]:

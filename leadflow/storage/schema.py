@@ -119,7 +119,7 @@ TABLES: dict[str, Table] = {
                 *_columns(
                     "type_scores JSON, types JSON, entities JSON, requests JSON, reply_expected BOOLEAN, "
                     "priority INTEGER, business_value DOUBLE, money_usd DOUBLE, summary VARCHAR, reasons JSON, "
-                    "dropped_entities INTEGER, llm_used BOOLEAN"
+                    "dropped_entities INTEGER, llm_used BOOLEAN, llm_deferred BOOLEAN"
                 ),
                 *_llm_accounting("llm_error"),
                 RUN_ID,

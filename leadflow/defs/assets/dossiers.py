@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from leadflow.defs.ledger import record_usage
+from leadflow.defs.ledger import record_usage, stage_budget
 from leadflow.defs.metadata import day_counts, llm_metadata, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
@@ -107,7 +107,8 @@ def dossier_rows(partition_date: Any, leads: pd.DataFrame, results: list[Dossier
         "questions (each answer located in the signal or dropped), rules compose the sections "
         "from the facts and the score (the summary and opener too, unless dossier_prose asks a model "
         "to write them from the facts: a model's draft failing the grounding check is repaired once, "
-        "then composed)."
+        "then composed). An account whose model work the run token budget deferred gets no dossier until "
+        "a later run writes it."
     ),
 )
 def dossiers(
@@ -118,11 +119,13 @@ def dossiers(
     with duckdb.get_connection() as conn:
         where, params = version_filter(working_versions(conn, dates, run_id))
         leads = conn.execute(LEADS_SQL.format(where=where), [*params, pipeline.dossier_threshold]).df()
+        budget = stage_budget(context, conn, llm)
     client = llm.client()
     profiles = load_icp(pipeline.icp_file())
     context.log.info(f"{len(leads)} leads at or above {pipeline.dossier_threshold}")
     rows: list[dict] = []
     results: list[DossierResult] = []
+    deferred: list[str] = []  # leads whose account the token budget deferred: no row, the next run writes it
     with client.metrics.track() as recorder:
         for day, day_leads in leads.groupby("partition_date", sort=True):
             written = write_dossiers(
@@ -131,20 +134,29 @@ def dossiers(
                 profiles,
                 pipeline.max_text_chars,
                 pipeline.dossier_prose,
+                budget,
             )
             results.extend(written)
             rows.extend(dossier_rows(day, day_leads, written, run_id))
+            covered = {signal_id for result in written for signal_id in result.signal_ids}
+            deferred.extend(s for s in day_leads["signal_id"] if s not in covered)
             context.log.info(f"dossiers: {len(results)} accounts written ({len(rows)}/{len(leads)} leads)")
+    if deferred:
+        context.log.warning(
+            f"dossiers: {len(deferred)} leads deferred by the run token budget (no dossier this run, the next run "
+            f"writes them): {', '.join(deferred[:10])}"
+        )
     frame = schema.frame("dossiers", rows)
     with duckdb.get_connection() as conn:
         write_version(conn, "dossiers", dates, run_id, frame)
-        usage = record_usage(context, conn, llm, recorder)
+        usage = record_usage(context, conn, llm, recorder, budget)
     summary = recorder.summary()
     rates = defect_rates(results)
     return dg.MaterializeResult(
         metadata={
             **partition_rows(context, day_counts(frame)),
             "dossiers_written": len(results),
+            "dossiers_deferred_leads": len(deferred),
             "dossier_errors": int(frame["error"].notna().sum()),
             "grounding/defect_free_rate": rates["defect_free_rate"],  # None (null): no dossier to judge
             "grounding/report": dg.MetadataValue.json(rates),

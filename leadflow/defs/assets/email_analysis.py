@@ -15,7 +15,7 @@ from leadflow.analysis.classifier import shared_typer
 from leadflow.analysis.golden_eval import GATED_TYPE, shared_golden_report
 from leadflow.analysis.mail import Mail
 from leadflow.analysis.taxonomy import TYPES
-from leadflow.defs.ledger import record_usage
+from leadflow.defs.ledger import record_usage, stage_budget
 from leadflow.defs.metadata import Progress, day_counts, llm_metadata, partition_rows, preview
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
@@ -45,7 +45,8 @@ def _mail(row: Any) -> Mail:
         "document review, newsletter, personal, spam) from heads on the embeddings and stated "
         "rules; entities with their offsets (every one found in the email); requests and whether "
         "a reply is expected; a 0-100 priority and business value; a one-line summary. The small "
-        "model extracts entities and requests only for candidates, highest priority first."
+        "model extracts entities and requests only for candidates, highest priority first; a candidate the "
+        "run token budget deferred keeps its cheap analysis, marked llm_deferred, until a later run."
     ),
 )
 def email_analysis(
@@ -55,6 +56,7 @@ def email_analysis(
     run_id = context.run.run_id
     with duckdb.get_connection() as conn:
         emails = conn.execute(EMAILS_SQL, [EMAIL_KIND, dates]).df()
+        budget = stage_budget(context, conn, llm)
     client = llm.client()
     mails = [_mail(row) for row in emails.itertuples()]
     golden = None
@@ -71,6 +73,7 @@ def email_analysis(
                 thresholds=pipeline.thresholds(),
                 on_total=progress.start,
                 on_done=lambda _: progress.advance(),
+                budget=budget,
             )
             golden = shared_golden_report(client, *pipeline.email_golden_files())
     rows = [
@@ -86,10 +89,16 @@ def email_analysis(
     frame = schema.frame("email_analysis", rows)
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "email_analysis", dates, frame)
-        usage = record_usage(context, conn, llm, recorder)
+        usage = record_usage(context, conn, llm, recorder, budget)
         if golden is not None:
             append(conn, "golden_evaluations", {"run_id": run_id, **golden.evaluation_row()})
 
+    deferred = [row.signal_id for row, a in zip(emails.itertuples(), analyses, strict=True) if a.deferred]
+    if deferred:
+        context.log.warning(
+            f"email analysis: {len(deferred)} extractions deferred by the run token budget (cheap analysis, "
+            f"llm_deferred; the next run completes them): {', '.join(deferred[:10])}"
+        )
     decided = {t.key: sum(t.key in a.types for a in analyses) for t in TYPES}
     gated = golden.figures[GATED_TYPE] if golden is not None else {}  # no email: nothing judged (null)
     figures: dict[str, Any] = {
@@ -102,6 +111,7 @@ def email_analysis(
             **partition_rows(context, day_counts(frame)),
             "types_decided": dg.MetadataValue.json(decided),
             "llm_candidates": sum(a.llm is not None for a in analyses),
+            "llm_deferred": len(deferred),
             "entities": sum(len(a.entities) for a in analyses),
             "entities_dropped_ungrounded": sum(a.dropped_entities for a in analyses),
             "reply_expected": sum(a.reply_expected for a in analyses),
