@@ -127,20 +127,15 @@ def measure(
     )
     served = sum(1 for r in client.metrics.lifetime.records if r.cache_tier) - hits_before
     out["complete_json_hit"]["served_from_cache"] = served
-    # Where the full path's time goes, step by step (same order as LLMClient.complete_json).
+    # Where the full path's time goes, step by step (same order as LLMClient.complete_json; a hit
+    # renders no prompt and builds no request: its key comes from the variables).
     parts = {}
     parts["prompts_get_us"] = _stats(_time_each(lambda v: client.prompts.get(TEMPLATE), variables, full_reps))[
         "mean_us"
     ]
-    parts["render_us"] = _stats(_time_each(lambda v: template.render(v), variables, full_reps))["mean_us"]
-    rendered = [template.render(v) for v in variables]
     parts["model_chain_us"] = _stats(_time_each(lambda v: client.model_chain(role), variables, full_reps))["mean_us"]
-    parts["build_request_us"] = _stats(
-        _time_each(lambda m: client.build_request(role, template, m, model), rendered, full_reps)
-    )["mean_us"]
-    pairs = [(client.build_request(role, template, m, model), v) for m, v in zip(rendered, variables, strict=True)]
     parts["request_key_us"] = _stats(
-        _time_each(lambda p: client.request_key(role, template, p[1], p[0]), pairs, full_reps)
+        _time_each(lambda v: client._template_key(role, template, v, model), variables, full_reps)
     )["mean_us"]
     parts["cache_get_us"] = out.get("tiered_get_memory_hit", {}).get("mean_us")
     values = [cache.get(k, kind).value for k in keys]
