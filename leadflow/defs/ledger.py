@@ -2,8 +2,12 @@
 stage's ledger rows (and audit) to the warehouse, and report them as materialization metadata
 under `usage/`, `budget/` and `audit/` (the same keys every time, null where nothing was measured)."""
 
+from collections.abc import Iterable
+from typing import Any
+
 import dagster as dg
 import duckdb
+import pandas as pd
 
 from leadflow.defs.metadata import figure
 from leadflow.defs.partitions import partition_dates
@@ -11,8 +15,8 @@ from leadflow.defs.resources import LLMResource
 from leadflow.llm.budget import TokenBudget
 from leadflow.llm.cache_audit import AuditResult, audit_hits
 from leadflow.llm.client import LLMClient
-from leadflow.llm.ledger import totals, usage_rows
-from leadflow.llm.metrics import MetricsRecorder
+from leadflow.llm.ledger import partition_of, partition_usage_rows, totals
+from leadflow.llm.metrics import CallRecord, MetricsRecorder
 from leadflow.storage.usage import run_tokens, write_audit, write_usage
 
 USAGE_FIGURES = ("tokens_in", "tokens_out", "replayed_in", "replayed_out", "hosted_cost", "replayed_cost")
@@ -39,11 +43,16 @@ def record_usage(
     llm: LLMResource,
     recorder: MetricsRecorder,
     budget: TokenBudget | None = None,
+    served: Iterable[tuple[Any, CallRecord | None]] = (),
 ) -> dict[str, dg.MetadataValue]:
-    """Write the stage's ledger rows and return their `usage/` and `budget/` metadata."""
+    """Write the stage's ledger rows and return their `usage/` and `budget/` metadata. `served`:
+    (partition date, record) for each signal the stage answered, so a range run's calls are
+    ledgered per day where they served one day's signals (the rest under the run's span)."""
     prices = llm.prices()
-    rows = usage_rows(recorder.records, prices)
-    write_usage(conn, context.run.run_id, partitions_label(context), context.asset_key.to_user_string(), rows)
+    span = partitions_label(context)
+    days = partition_of((pd.Timestamp(day).date().isoformat(), record) for day, record in served)
+    rows = partition_usage_rows(recorder.records, prices, days, span)
+    write_usage(conn, context.run.run_id, span, context.asset_key.to_user_string(), rows)
     sums = totals(rows)
     report = budget.report() if budget is not None else {}
     if report.get("deferred"):

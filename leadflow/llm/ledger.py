@@ -3,7 +3,7 @@ hits replayed (the tokens their answers cost when they were generated: saved, ne
 was spent, unlike gateways that replay counts into their totals), and what a hosted model would
 have charged for both at the price list (`resources/prices.yaml`)."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,31 @@ def usage_rows(records: Iterable[CallRecord], prices: PriceList) -> list[dict[st
             }
         )
     return rows
+
+
+def partition_of(served: Iterable[tuple[str, CallRecord | None]]) -> Mapping[int, str]:
+    """The partition each call served, by `id` of its record, from (partition, record) pairs (one
+    per signal a stage answered): only records that served the signals of a single partition."""
+    days: dict[int, set[str]] = {}
+    for day, record in served:
+        if record is not None:
+            days.setdefault(id(record), set()).add(day)
+    return {key: found.pop() for key, found in days.items() if len(found) == 1}
+
+
+def partition_usage_rows(
+    records: Iterable[CallRecord], prices: PriceList, days: Mapping[int, str], span: str
+) -> list[dict[str, Any]]:
+    """`usage_rows` per partition (a `partitions` key first): a call attributed to one day
+    (`days`, from `partition_of`) counts in that day's rows, every other one (a call serving
+    several days, the golden set, an audit re-ask, a batch of embeddings) in the run's `span`.
+    Each record is in exactly one row, so the rows sum to the stage's totals."""
+    groups: dict[str, list[CallRecord]] = {}
+    for record in records:
+        groups.setdefault(days.get(id(record), span), []).append(record)
+    return [
+        {"partitions": label, **row} for label, group in sorted(groups.items()) for row in usage_rows(group, prices)
+    ]
 
 
 def totals(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:

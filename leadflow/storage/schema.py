@@ -211,8 +211,9 @@ TABLES: dict[str, Table] = {
             ),
         ),
         Table(
-            # The token and cost ledger (leadflow.llm.ledger): per run, partition span and stage,
-            # one row per (role, model). Engine tokens and cache-replayed tokens apart, never added.
+            # The token and cost ledger (leadflow.llm.ledger): per run, partition and stage, one row
+            # per (role, model); `partitions` is a day where the calls served that day's signals, else
+            # the run's span ("a..b"). Engine tokens and cache-replayed tokens apart, never added.
             "llm_usage",
             (
                 *_columns(

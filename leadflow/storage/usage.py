@@ -28,8 +28,9 @@ USAGE_COLUMNS = (
 def write_usage(
     conn: duckdb.DuckDBPyConnection, run_id: str, partitions: str, stage: str, rows: list[dict[str, Any]]
 ) -> None:
-    """A stage's ledger rows (`leadflow.llm.ledger.usage_rows`); a re-executed stage of the same
-    run replaces its rows."""
+    """A stage's ledger rows (`leadflow.llm.ledger.usage_rows`), under `partitions` (the run's
+    span) unless a row names its own (a day of a range run: `partition_usage_rows`); a
+    re-executed stage of the same run replaces its rows."""
     ensure_schema(conn)
     with transaction(conn):
         conn.execute("DELETE FROM llm_usage WHERE run_id = ? AND stage = ?", [run_id, stage])

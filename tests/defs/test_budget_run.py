@@ -65,6 +65,12 @@ def test_a_spent_budget_defers_the_dossiers_and_the_next_run_writes_them(workspa
     leads = table(workspace, "leads")  # this run's scores are published nonetheless
     assert set(leads["run_id"]) == {spent.run_id}
     assert int((leads["final_score"] >= DOSSIER_THRESHOLD).sum()) == deferred
+    usage = table(workspace, "llm_usage")
+    ledgered = usage[usage["run_id"] == spent.run_id]
+    assert set(ledgered["partitions"]) == {IMPORT_DAY.isoformat()}  # one day: every call is that day's
+    # What the budget had lost before the dossiers is what the run's other stages ledgered.
+    before = ledgered[ledgered["stage"] != "dossiers"]
+    assert dossiers["budget/spent"] == int((before["tokens_in"] + before["tokens_out"]).sum())
 
     following = materialize(_with(workspace, 0, DOSSIER_THRESHOLD), IMPORT_DAY.isoformat())
     assert following.success and _blocking_failures(following) == []

@@ -14,7 +14,7 @@ from leadflow.llm.cache import MemoryLRUTier, TieredCache
 from leadflow.llm.cache_audit import audit_hits, decision
 from leadflow.llm.catalog import load_catalog
 from leadflow.llm.client import ClientSettings, LLMClient
-from leadflow.llm.ledger import load_price_list, totals, usage_rows
+from leadflow.llm.ledger import load_price_list, partition_of, partition_usage_rows, totals, usage_rows
 from leadflow.llm.metrics import CallRecord, HitSource
 from leadflow.llm.pool import EndpointPool
 from leadflow.llm.prompts import PromptLibrary
@@ -57,6 +57,23 @@ def test_a_hit_replays_its_answers_tokens_apart_from_what_the_engine_spent(clien
     expected = (spent_in * price.input_per_mtok + spent_out * price.output_per_mtok) / 1e6
     assert row["hosted_cost"] == pytest.approx(expected) and row["replayed_cost"] == pytest.approx(expected)
     assert totals([row, row])["tokens_in"] == 2 * spent_in
+
+
+def test_a_range_runs_calls_are_ledgered_per_day_where_they_served_one_day():
+    prices = load_price_list(RESOURCES_DIR / "prices.yaml")
+    monday, tuesday, both, golden = (
+        CallRecord(ROLE, TEMPLATE, "m", prompt_tokens=n, completion_tokens=1, engine_calls=1) for n in (10, 20, 30, 40)
+    )
+    served = [("2026-11-23", monday), ("2026-11-24", tuesday), ("2026-11-23", both), ("2026-11-24", both)]
+    days = partition_of([*served, ("2026-11-24", None)])  # a signal no call served
+    rows = partition_usage_rows([monday, tuesday, both, golden], prices, days, "2026-11-23..2026-11-24")
+    # One answer shared by both days (deduplicated content) and the golden set's call: the span.
+    assert [(r["partitions"], r["requests"], r["tokens_in"]) for r in rows] == [
+        ("2026-11-23", 1, 10),
+        ("2026-11-23..2026-11-24", 2, 70),
+        ("2026-11-24", 1, 20),
+    ]
+    assert totals(rows) == totals(usage_rows([monday, tuesday, both, golden], prices))  # never double-counted
 
 
 def test_the_audit_re_asks_hits_and_counts_changed_decisions(client):

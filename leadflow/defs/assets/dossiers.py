@@ -16,6 +16,7 @@ from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.defs.resources import LLMResource, PipelineSettings
 from leadflow.dossier.lead import LeadInput
 from leadflow.dossier.writer import DossierResult, defect_rates, write_dossiers
+from leadflow.llm.metrics import CallRecord
 from leadflow.scoring.dossier_rules import dossier_text
 from leadflow.scoring.icp import load_icp
 from leadflow.storage import schema
@@ -126,6 +127,7 @@ def dossiers(
     rows: list[dict] = []
     results: list[DossierResult] = []
     deferred: list[str] = []  # leads whose account the token budget deferred: no row, the next run writes it
+    served: list[tuple[Any, CallRecord]] = []  # each call's day, for the ledger
     with client.metrics.track() as recorder:
         for day, day_leads in leads.groupby("partition_date", sort=True):
             written = write_dossiers(
@@ -137,6 +139,7 @@ def dossiers(
                 budget,
             )
             results.extend(written)
+            served.extend((day, record) for result in written for record in result.records)
             rows.extend(dossier_rows(day, day_leads, written, run_id))
             covered = {signal_id for result in written for signal_id in result.signal_ids}
             deferred.extend(s for s in day_leads["signal_id"] if s not in covered)
@@ -149,7 +152,7 @@ def dossiers(
     frame = schema.frame("dossiers", rows)
     with duckdb.get_connection() as conn:
         write_version(conn, "dossiers", dates, run_id, frame)
-        usage = record_usage(context, conn, llm, recorder, budget)
+        usage = record_usage(context, conn, llm, recorder, budget, served)
     summary = recorder.summary()
     rates = defect_rates(results)
     return dg.MaterializeResult(

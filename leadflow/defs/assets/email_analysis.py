@@ -89,7 +89,8 @@ def email_analysis(
     frame = schema.frame("email_analysis", rows)
     with duckdb.get_connection() as conn:
         replace_partitions(conn, "email_analysis", dates, frame)
-        usage = record_usage(context, conn, llm, recorder, budget)
+        served = [(row.partition_date, a.record) for row, a in zip(emails.itertuples(), analyses, strict=True)]
+        usage = record_usage(context, conn, llm, recorder, budget, served)
         if golden is not None:
             append(conn, "golden_evaluations", {"run_id": run_id, **golden.evaluation_row()})
 

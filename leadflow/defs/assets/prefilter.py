@@ -92,7 +92,9 @@ def prefilter_scores(
     cascade_figures = golden_report["cascade"]
     with duckdb.get_connection() as conn:
         write_version(conn, "prefilter_scores", dates, run_id, frame)
-        usage = {**record_usage(context, conn, llm, recorder, budget), **record_audit(context, conn, audit)}
+        days = zip(scored["partition_date"], scored["content_hash"], strict=True)
+        served = [(day, prefilter.answer(answers.get(key))[1]) for day, key in days]
+        usage = {**record_usage(context, conn, llm, recorder, budget, served), **record_audit(context, conn, audit)}
         append(
             conn,
             "golden_evaluations",
