@@ -2,16 +2,16 @@
 `dg dev` started on a free port over its own data home, after two runs of the CLI on bundled
 sample postings and accounts (a good two-day range, and a day whose records are mostly broken,
 which fails its quarantine-rate gate). The lineage, an asset's partitions, a check's history day
-by day (which day failed, and why), and a rollback launched from the launchpad's partition
-picker to success; GraphQL asserts the same facts: every run carries its code location, every
-check execution its partition, no placeholder value anywhere.
+by day (which day failed, and why), the two CLI backfills on the Backfills page, and a rollback
+launched from the launchpad's partition picker to success; GraphQL asserts the same facts: every
+run carries its code location, every check execution its partition, each backfill its
+partitions, status and run, no placeholder value anywhere.
 
 Kept cheap (~90 s of CI): no small-model classification and no dossier (thresholds above 100),
 the 0.5B model in both roles, three partitions. `LEADFLOW_SCREENSHOTS=docs` refreshes the
 README's screenshots (docs/ui-*.png).
 """
 
-import contextlib
 import json
 import os
 import re
@@ -30,9 +30,9 @@ import httpx
 import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from leadflow.defs.constants import RERUN_OF_TAG
+from leadflow.defs.constants import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, RERUN_OF_TAG
+from leadflow.defs.jobs import PIPELINE_ASSETS
 from leadflow.paths import PROJECT_ROOT, RESOURCES_DIR
 from leadflow.runs import LOCATION_NAME
 from tests.browser.conftest import screenshot
@@ -134,6 +134,9 @@ def ui(history) -> Iterator[str]:
             assert process.poll() is None, history["log"].read_text()[-3000:]
             assert time.monotonic() < deadline, "dg dev did not load the code location in time"
             time.sleep(1)
+        # What the first-visit dialog's Skip button does: the dialog, shown late on a busy
+        # machine, would cover whichever page a test is on.
+        assert _graphql(url, "mutation { setNuxSeen }")["setNuxSeen"] is True
         yield url
     finally:
         os.killpg(process.pid, signal.SIGINT)
@@ -169,6 +172,14 @@ ASSETS = f"""{{ assetNodes {{ assetKey {{ path }} partitionStats {{ numMateriali
 EXECUTIONS = f"""query($key: AssetKeyInput!, $check: String!) {{
   assetCheckExecutions(assetKey: $key, checkName: $check, limit: 100) {{
     runId status partition evaluation {{ partition success {METADATA} }} }} }}"""
+
+
+BACKFILLS = """{ partitionBackfillsOrError { ... on PartitionBackfills { results {
+  id status isAssetBackfill partitionNames runs { runId status tags { key value } }
+  assetBackfillData { assetBackfillStatuses { ... on AssetPartitionsStatusCounts {
+    assetKey { path } numPartitionsTargeted numPartitionsMaterialized numPartitionsFailed numPartitionsInProgress
+  } } } } } } }"""
+BACKFILL_TAG = "dagster/backfill"
 
 
 OBSERVATIONS = """query($day: String!) { assetOrError(assetKey: {path: ["published_leads"]}) { ... on Asset {
@@ -257,17 +268,11 @@ def _settle(url: str) -> None:
         time.sleep(1)
 
 
-def _skip_first_visit_dialog(page: Page) -> None:
-    with contextlib.suppress(PlaywrightTimeout):  # shown once per instance
-        page.get_by_role("button", name="Skip").click(timeout=5000)
-
-
 @pytest.fixture
 def page(browser: Browser, ui) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1440, "height": 860})
     page = context.new_page()
     page.goto(f"{ui}/asset-groups")
-    _skip_first_visit_dialog(page)
     yield page
     context.close()
 
@@ -275,6 +280,16 @@ def page(browser: Browser, ui) -> Iterator[Page]:
 def test_the_ui_shows_the_lineage_partitions_and_which_day_failed_which_check(page, ui, tmp_path):
     for group in ("signals", "scoring", "quality", "publish"):  # the global lineage, by group
         expect(page.get_by_text(group, exact=True).first).to_be_visible(timeout=WAIT_MS)
+    # Hide the asset sidebar (not the navigation), then "Expand all groups" (its shortcut, ⌥E): the
+    # graph is laid out again with every asset and edge, fitted to the wider pane.
+    sidebar = page.locator("button", has=page.get_by_role("img", name="panel_show_right"))
+    sidebar.filter(has_not_text="navigation").click()
+    page.keyboard.press("Alt+e")
+    expect(page).to_have_url(re.compile(r"expanded=.*publish"), timeout=WAIT_MS)
+    for asset in PIPELINE_ASSETS:
+        expect(page.get_by_text(asset, exact=True).first).to_be_visible(timeout=WAIT_MS)
+    page.get_by_role("img", name="zoom_out").click()  # the fit clips the top group's title
+    page.wait_for_timeout(1000)  # the zoom animates
     screenshot(page, tmp_path, "ui-lineage.png")
 
     page.goto(f"{ui}/assets/prefilter_scores?view=partitions")
@@ -298,6 +313,59 @@ def test_the_ui_shows_the_lineage_partitions_and_which_day_failed_which_check(pa
     expect(why).to_contain_text("judgedthis partition")
     page.mouse.wheel(0, -2000)  # the click scrolled the day into view; the screenshot shows the top
     screenshot(page, tmp_path, "ui-check-partitions.png")
+
+
+def test_cli_backfills_are_on_the_backfills_page_with_their_partitions_status_and_run(page, ui, tmp_path):
+    cli_runs = {
+        run["status"]: run
+        for run in _runs(ui, pipelineName="daily_pipeline")
+        if RERUN_OF_TAG not in _tags(run)  # the quality-gate sensor's safe re-run is in no backfill
+    }
+    backfills = {b["status"]: b for b in _graphql(ui, BACKFILLS)["partitionBackfillsOrError"]["results"]}
+    assert set(backfills) == {"COMPLETED_SUCCESS", "COMPLETED_FAILED"}  # the CLI's two, closed
+    good, broken = backfills["COMPLETED_SUCCESS"], backfills["COMPLETED_FAILED"]
+    assert good["isAssetBackfill"] and broken["isAssetBackfill"]
+    assert good["partitionNames"] == sorted(_days(*GOOD)) and broken["partitionNames"] == [FIRST.isoformat()]
+    # Each backfill's run is the CLI's range run, tagged so the UI links them.
+    [good_run] = good["runs"]
+    assert good_run["runId"] == cli_runs["SUCCESS"]["runId"]
+    assert {
+        BACKFILL_TAG: good["id"],
+        RANGE_START_TAG: GOOD[0].isoformat(),
+        RANGE_END_TAG: GOOD[1].isoformat(),
+    }.items() <= _tags(good_run).items()
+    [broken_run] = broken["runs"]
+    assert broken_run["runId"] == cli_runs["FAILURE"]["runId"]
+    assert {BACKFILL_TAG: broken["id"], PARTITION_TAG: FIRST.isoformat()}.items() <= _tags(broken_run).items()
+
+    def counts(backfill: dict[str, Any]) -> dict[str, tuple[int, int, int, int]]:
+        return {
+            "/".join(s["assetKey"]["path"]): (
+                s["numPartitionsTargeted"],
+                s["numPartitionsMaterialized"],
+                s["numPartitionsFailed"],
+                s["numPartitionsInProgress"],
+            )
+            for s in backfill["assetBackfillData"]["assetBackfillStatuses"]
+        }
+
+    assert counts(good) == dict.fromkeys(PIPELINE_ASSETS, (2, 2, 0, 0))
+    # The broken day: raw_signals was written, then its blocking gate failed every asset after it.
+    assert counts(broken) == {**dict.fromkeys(PIPELINE_ASSETS, (1, 0, 1, 0)), "raw_signals": (1, 1, 0, 0)}
+
+    page.goto(f"{ui}/runs?view=backfills")
+    rows = page.locator("[class*='VirtualizedTable_row']")  # the UI's tables are grids of divs
+    for backfill, status, target in ((good, "Success", "2 partitions"), (broken, "Failure", "1 partition")):
+        row = rows.filter(has=page.locator(f"a[href='/runs/b/{backfill['id']}']"))
+        expect(row.first).to_contain_text(status, timeout=WAIT_MS)
+        expect(row.first).to_contain_text(target)
+    screenshot(page, tmp_path, "ui-backfills.png")
+
+    page.goto(f"{ui}/runs/b/{broken['id']}")
+    expect(page.get_by_text("Partition selection")).to_be_visible(timeout=WAIT_MS)
+    for asset in PIPELINE_ASSETS:  # one row per asset: its day succeeded (raw_signals) or failed
+        expect(rows.filter(has_text=asset).first).to_contain_text("100% completed", timeout=WAIT_MS)
+    screenshot(page, tmp_path, "ui-backfill-failed.png")
 
 
 def test_a_rollback_launched_from_the_partition_picker_runs_to_success(page, ui, tmp_path):
