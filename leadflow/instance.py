@@ -22,8 +22,25 @@ HEADER = f"# Written by leadflow (leadflow/instance.py) from {TEMPLATE.name}: ed
 
 
 def local_storage(home: Path) -> dict[str, Any]:
-    """SQLite run/event/schedule storage, artifacts and step logs, all in `home`."""
-    return {"storage": {"sqlite": {"base_dir": str(home)}}, **host_files(home)}
+    """SQLite run/event/schedule storage, artifacts and step logs, all in `home`: the stock
+    SQLite storages' files (`storage: sqlite`'s layout), each storage keeping its engines
+    (leadflow/instance_storage.py)."""
+    folders = {
+        "run_storage": ("Run", home / "history"),
+        "event_log_storage": ("EventLog", home / "history" / "runs"),
+        "schedule_storage": ("Schedule", home / "schedules"),
+    }
+    return {
+        **{
+            section: {
+                "module": "leadflow.instance_storage",
+                "class": f"KeptEngineSqlite{kind}Storage",
+                "config": {"base_dir": str(folder)},
+            }
+            for section, (kind, folder) in folders.items()
+        },
+        **host_files(home),
+    }
 
 
 def host_files(home: Path) -> dict[str, Any]:

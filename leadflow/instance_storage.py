@@ -1,25 +1,45 @@
-"""dagster-postgres's run, event-log and schedule storages, holding their connections open.
+"""Dagster's run, event-log and schedule storages, keeping what their stock versions rebuild
+on every call.
 
-dagster-postgres opens a new PostgreSQL connection for every storage call (SQLAlchemy's
-NullPool) unless the process is the webserver, and a backfilled partition makes dozens of
-calls: each event stored, its asset or check index row, the check table's existence test. A
-connection costs ~10 ms of PostgreSQL backend start here, which was most of a partition's
-bookkeeping (bench.orchestration_overhead, docs/scaling.md). These classes are the same
-storages with the pooling Dagster gives its webserver (`optimize_for_webserver`: one connection
-kept per storage and process, overflow connections closed when returned, no statement timeout),
-released when the instance is disposed. The cluster profile names them in dagster.yaml.
+- **PostgreSQL** (the cluster profile): dagster-postgres opens a new PostgreSQL connection for
+  every storage call (SQLAlchemy's NullPool) unless the process is the webserver, and a
+  backfilled partition makes dozens of calls: each event stored, its asset or check index row,
+  the check table's existence test. A connection costs ~10 ms of PostgreSQL backend start here,
+  which was most of a partition's bookkeeping (bench.orchestration_overhead, docs/scaling.md).
+  These classes are the same storages with the pooling Dagster gives its webserver
+  (`optimize_for_webserver`: one connection kept per storage and process, overflow connections
+  closed when returned, no statement timeout), released when the instance is disposed.
+- **SQLite** (the local profile): the stock storages create a new SQLAlchemy engine for every
+  call, and SQLAlchemy's compiled-statement cache lives in the engine, so each of a partition's
+  ~190 storage calls compiled its statements afresh (a third of the bookkeeping's CPU,
+  profiled). These keep one engine per database file; connections are still opened and closed
+  per call (NullPool), so locking and what other processes see are unchanged.
+
+The profiles name these classes in dagster.yaml (leadflow/instance.py).
 """
 
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sql import create_engine
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
 
 NO_STATEMENT_TIMEOUT = 0
 POOL_RECYCLE_S = 3600  # a kept connection older than this is replaced (what the webserver uses)
 POOL_MAX_OVERFLOW = 20  # connections beyond the kept one, for threads (the webserver's default)
+MAX_SQLITE_ENGINES = 64  # engines kept per storage: the event log has one database file per run
 
 
 class _Pooled:
@@ -62,3 +82,85 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
 
 class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):
     pass
+
+
+class _Engines:
+    """One SQLAlchemy engine per SQLite database URL, the least recently used dropped past
+    `MAX_SQLITE_ENGINES`; each connection is opened and closed per use (NullPool)."""
+
+    def __init__(self, **engine_args: Any) -> None:
+        self._engine_args = engine_args
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, url: str) -> Engine:
+        with self._lock:
+            engine = self._engines.get(url)
+            if engine is None:
+                engine = self._engines[url] = create_engine(url, poolclass=NullPool, **self._engine_args)
+                if len(self._engines) > MAX_SQLITE_ENGINES:
+                    self._engines.popitem(last=False)[1].dispose()
+            self._engines.move_to_end(url)
+            return engine
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+class _KeptEngine:
+    """A stock SQLite run or schedule storage whose `connect` keeps its engine."""
+
+    _engines = _Engines()
+    _conn_string: str
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):  # the stock one builds its own class
+        return cls.from_local(inst_data=inst_data, **config_value)  # type: ignore[attr-defined]
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with _transaction(self._engines.get(self._conn_string)) as conn:
+            yield conn
+
+
+class KeptEngineSqliteRunStorage(_KeptEngine, SqliteRunStorage):
+    pass
+
+
+class KeptEngineSqliteScheduleStorage(_KeptEngine, SqliteScheduleStorage):
+    pass
+
+
+class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
+    """One engine per shard (the index and each run's file); also remembers that the
+    asset-check table exists, which the stock storage asks before each check evaluation."""
+
+    _engines = _Engines(connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+    _has_check_table = False
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(inst_data=inst_data, **config_value)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:  # as the stock _connect: one storage call at a time per process
+            engine = self._engines.get(self.conn_string_for_shard(shard))
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with _transaction(engine) as conn:
+                yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        engine = self._engines.get(self.conn_string_for_shard(INDEX_SHARD_NAME))
+        with engine.connect() as conn:
+            return bool(engine.dialect.has_table(conn, table_name))
+
+    @property
+    def supports_asset_checks(self) -> bool:
+        self._has_check_table = self._has_check_table or super().supports_asset_checks
+        return self._has_check_table

@@ -49,7 +49,24 @@ def test_the_rendered_settings_are_the_template_plus_storage_and_are_refreshed(t
     written = yaml.safe_load((home / "dagster.yaml").read_text())
     template = yaml.safe_load(TEMPLATE.read_text())
     assert {key: written[key] for key in template} == template
-    assert set(written) - set(template) == {"storage", "local_artifact_storage", "compute_logs"}
+    storages = {"run_storage", "event_log_storage", "schedule_storage"}
+    assert set(written) - set(template) == storages | {"local_artifact_storage", "compute_logs"}
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")  # a stale or hand-edited file
     _home(monkeypatch, tmp_path)
     assert yaml.safe_load((home / "dagster.yaml").read_text()) == written
+
+
+def test_the_storages_keep_the_stock_sqlite_files(tmp_path, monkeypatch):
+    """The local profile's kept-engine storages (leadflow/instance_storage.py) write the files
+    Dagster's own `storage: sqlite` writes: a home made by either reads the same history."""
+    home = _home(monkeypatch, tmp_path)
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.event_log_storage).__name__ == "KeptEngineSqliteEventLogStorage"
+        result = hello.execute_in_process(instance=instance)
+        events = len(instance.all_logs(result.run_id))
+    stock = tmp_path / "stock"
+    stock.mkdir()
+    (stock / "dagster.yaml").write_text(yaml.safe_dump({"storage": {"sqlite": {"base_dir": str(home)}}}))
+    with dg.DagsterInstance.from_config(str(stock)) as instance:
+        assert [run.run_id for run in instance.get_runs()] == [result.run_id]
+        assert len(instance.all_logs(result.run_id)) == events > 0
