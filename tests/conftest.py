@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from dagster._core.definitions.reconstruct import ReconstructableJob
 
 from leadflow.paths import PROJECT_ROOT
 
@@ -25,4 +26,13 @@ def no_leadflow_env(monkeypatch):
         for info in cls.model_fields.values():
             if env_var(info):
                 monkeypatch.delenv(env_var(info), raising=False)
-    return monkeypatch
+    # A job's definition is cached per process (Dagster's lru_caches on ReconstructableJob), with
+    # the settings of whichever test loaded it first: a test that sets its own gets a fresh one.
+    _forget_loaded_definitions()
+    yield monkeypatch
+    _forget_loaded_definitions()
+
+
+def _forget_loaded_definitions() -> None:
+    ReconstructableJob.get_definition.cache_clear()
+    ReconstructableJob.get_repository_definition.cache_clear()
