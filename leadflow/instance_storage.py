@@ -8,7 +8,10 @@ on every call.
   which was most of a partition's bookkeeping (bench.orchestration_overhead, docs/scaling.md).
   These classes are the same storages with the pooling Dagster gives its webserver
   (`optimize_for_webserver`: one connection kept per storage and process, overflow connections
-  closed when returned, no statement timeout), released when the instance is disposed.
+  closed when returned, no statement timeout), released when the instance is disposed. The
+  event log also writes in one transaction what dagster-postgres writes one autocommitted
+  statement at a time: a range run's planned materializations and a step's check evaluations
+  (one per day each), which were the rest of a partition's bookkeeping.
 - **SQLite** (the local profile): the stock storages create a new SQLAlchemy engine for every
   call, and SQLAlchemy's compiled-statement cache lives in the engine, so each of a partition's
   ~190 storage calls compiled its statements afresh (a third of the bookkeeping's CPU,
@@ -20,10 +23,15 @@ The profiles name these classes in dagster.yaml (leadflow/instance.py).
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import dagster._check as check
+from dagster import AssetKey
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, BATCH_WRITABLE_EVENTS, DagsterEventType
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
@@ -40,6 +48,7 @@ NO_STATEMENT_TIMEOUT = 0
 POOL_RECYCLE_S = 3600  # a kept connection older than this is replaced (what the webserver uses)
 POOL_MAX_OVERFLOW = 20  # connections beyond the kept one, for threads (the webserver's default)
 MAX_SQLITE_ENGINES = 64  # engines kept per storage: the event log has one database file per run
+MAX_HELD_EVENTS = 1000  # check evaluations held at most before they are stored
 
 
 class _Pooled:
@@ -69,15 +78,114 @@ class PooledPostgresRunStorage(_Pooled, PostgresRunStorage):
 
 
 class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
-    """Also remembers that the asset-check table exists (a migration never removes it), which
-    dagster-postgres otherwise asks the catalog before storing each check evaluation."""
+    """Also writes together what Dagster hands over one event at a time, and remembers that the
+    asset-check table exists (a migration never removes it), which dagster-postgres otherwise
+    asks the catalog before storing each check evaluation.
+
+    - **Check evaluations** (one per check and day of a range run) are held and stored before
+      the storage is next used for anything, a read included, in this process: a step's
+      evaluations go in one transaction just before its next event (its output, its success or
+      failure), so every one is stored, in order, before the step ends, and whatever the process
+      reads sees them. A process killed mid-step loses that step's held evaluations only (its
+      checks stay planned, as for any unfinished step; the range is re-run); a finished step's
+      are stored.
+    - **Batches Dagster itself hands over** (`DAGSTER_EVENT_BATCH_SIZE`), other than the
+      materializations and observations dagster-postgres already writes together (the planned
+      materializations and checks of a run: one per asset and day), go in one transaction, with
+      one insert for their event rows and, as dagster-postgres does for a batch of
+      materializations, the asset table updated from each asset's last event.
+
+    The rows written are dagster-postgres's own (its statements); what changes is how many
+    transactions and statements carry them. The NOTIFY that dagster-postgres still sends for
+    each single event (no Dagster reader listens since its event watcher polls) is not sent for
+    these, as for its own batches."""
 
     _has_check_table = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._held: list[EventLogEntry] = []
+        self._held_lock = threading.Lock()
+        self._writing = threading.local()  # the connection of the transaction this thread is writing in
+        super().__init__(*args, **kwargs)
 
     @property
     def supports_asset_checks(self) -> bool:
         self._has_check_table = self._has_check_table or super().supports_asset_checks
         return self._has_check_table
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """Every storage call's connection: the one of the transaction being written, else the
+        kept one, once the held evaluations are stored."""
+        conn = getattr(self._writing, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        self.store_held_events()
+        with super()._connect() as conn:
+            yield conn
+
+    def store_event(self, event: EventLogEntry) -> None:
+        if event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION and event.run_id:
+            with self._held_lock:
+                self._held.append(event)
+                if len(self._held) < MAX_HELD_EVENTS:
+                    return
+            self.store_held_events()
+            return
+        super().store_event(event)
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        kinds = {event.dagster_event_type for event in events}
+        if kinds in ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION}):
+            super().store_event_batch(events)  # dagster-postgres's own bulk write
+            return
+        check.invariant(kinds <= BATCH_WRITABLE_EVENTS, f"{BATCH_WRITABLE_EVENTS} are the only events for batch writes")
+        self.store_held_events()  # stored in the order they came
+        self._store_together(
+            [event for event in events if not event.get_dagster_event().is_asset_failed_to_materialize]
+        )
+
+    def store_held_events(self) -> None:
+        """Store the held check evaluations now (each storage call does first)."""
+        if not self._held:
+            return
+        with self._held_lock:  # held until they are in: another thread's call waits, then reads them
+            try:
+                self._store_together(self._held)
+            finally:
+                self._held = []  # stored, or lost with the step their failure fails
+
+    def _store_together(self, events: Sequence[EventLogEntry]) -> None:
+        """`events` in one transaction: one insert of their rows, then what dagster-postgres
+        indexes for each (asset and asset-check tables), on the same connection."""
+        if not events:
+            return
+        with super()._connect() as conn:
+            conn = conn.execution_options(isolation_level="READ COMMITTED")
+            with conn.begin():
+                self._writing.conn = conn
+                try:
+                    rows = conn.execute(self.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
+                    stored = list(zip(events, (int(row[0]) for row in rows.fetchall()), strict=True))
+                    assets = [(e, n) for e, n in stored if e.dagster_event_type in ASSET_EVENTS and _asset_key(e)]
+                    if assets:
+                        self._store_asset_event_tags(conn, [e for e, _ in assets], [n for _, n in assets])
+                        for event, event_id in {_asset_key(e): (e, n) for e, n in assets}.values():
+                            self._store_asset_event(conn, event, event_id)  # each asset's last event
+                    for event, event_id in stored:
+                        if event.dagster_event_type in ASSET_CHECK_EVENTS:
+                            self.store_asset_check_event(event, event_id)
+                finally:
+                    self._writing.conn = None
+
+    def dispose(self) -> None:
+        self.store_held_events()
+        super().dispose()
+
+
+def _asset_key(event: EventLogEntry) -> AssetKey | None:
+    return event.dagster_event.asset_key if event.dagster_event else None
 
 
 class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):
