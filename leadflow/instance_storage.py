@@ -22,16 +22,20 @@ The profiles name these classes in dagster.yaml (leadflow/instance.py).
 """
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import dagster._check as check
+import sqlalchemy as db
 from dagster import AssetKey
+from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, BATCH_WRITABLE_EVENTS, DagsterEventType
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log import SqlEventLogStorageTable
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
@@ -95,10 +99,12 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
       one insert for their event rows and, as dagster-postgres does for a batch of
       materializations, the asset table updated from each asset's last event.
 
-    The rows written are dagster-postgres's own (its statements); what changes is how many
-    transactions and statements carry them. The NOTIFY that dagster-postgres still sends for
-    each single event (no Dagster reader listens since its event watcher polls) is not sent for
-    these, as for its own batches."""
+    The rows written are dagster-postgres's own; what changes is how many transactions and
+    statements carry them: a step's evaluations take one insert of event rows and one update of
+    their planned check rows (dagster-postgres: three statements each, each committed), and each
+    evaluation is serialized once for both. The NOTIFY that dagster-postgres still sends for each
+    single event (no Dagster reader listens since its event watcher polls) is not sent for these,
+    as for its own batches."""
 
     _has_check_table = False
 
@@ -158,26 +164,84 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
 
     def _store_together(self, events: Sequence[EventLogEntry]) -> None:
         """`events` in one transaction: one insert of their rows, then what dagster-postgres
-        indexes for each (asset and asset-check tables), on the same connection."""
+        indexes for them (asset and asset-check tables), on the same connection."""
         if not events:
             return
+        rows = [self._event_to_row(event) for event in events]
         with super()._connect() as conn:
             conn = conn.execution_options(isolation_level="READ COMMITTED")
             with conn.begin():
                 self._writing.conn = conn
                 try:
-                    rows = conn.execute(self.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
-                    stored = list(zip(events, (int(row[0]) for row in rows.fetchall()), strict=True))
+                    insert = SqlEventLogStorageTable.insert().values(rows).returning(SqlEventLogStorageTable.c.id)
+                    stored = list(zip(events, conn.execute(insert).scalars().all(), strict=True))
                     assets = [(e, n) for e, n in stored if e.dagster_event_type in ASSET_EVENTS and _asset_key(e)]
                     if assets:
                         self._store_asset_event_tags(conn, [e for e, _ in assets], [n for _, n in assets])
                         for event, event_id in {_asset_key(e): (e, n) for e, n in assets}.values():
                             self._store_asset_event(conn, event, event_id)  # each asset's last event
-                    for event, event_id in stored:
-                        if event.dagster_event_type in ASSET_CHECK_EVENTS:
+                    evaluations = []
+                    for (event, event_id), row in zip(stored, rows, strict=True):
+                        if event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION and event.run_id:
+                            evaluations.append((event, event_id, row["event"]))
+                        elif event.dagster_event_type in ASSET_CHECK_EVENTS:
                             self.store_asset_check_event(event, event_id)
+                    if evaluations:
+                        self._fill_check_executions(conn, evaluations)
                 finally:
                     self._writing.conn = None
+
+    def _fill_check_executions(self, conn: Connection, evaluations: list[tuple[EventLogEntry, int, str]]) -> None:
+        """dagster-postgres's `_update_asset_check_evaluation` for many evaluations at once (it
+        takes two statements for each): each fills the row its run planned for its check and
+        partition (one update for all), or, where none was planned, a new one (one insert)."""
+        check.invariant(self.supports_asset_checks, "Asset checks require `dagster instance migrate`.")
+        table = AssetCheckExecutionsTable
+        filled = []
+        for event, event_id, serialized in evaluations:
+            evaluation = event.get_dagster_event().asset_check_evaluation_data
+            target = evaluation.target_materialization_data
+            status = (
+                AssetCheckExecutionRecordStatus.SUCCEEDED
+                if evaluation.passed
+                else AssetCheckExecutionRecordStatus.FAILED
+            )
+            filled.append(
+                {
+                    "asset_key": evaluation.asset_key.to_string(),
+                    "check_name": evaluation.check_name,
+                    "run_id": event.run_id,
+                    "partition": evaluation.partition,
+                    "execution_status": status.value,
+                    "evaluation_event": serialized,  # the event row's own serialization
+                    "evaluation_event_timestamp": self._event_insert_timestamp(event),
+                    "evaluation_event_storage_id": event_id,
+                    "materialization_event_storage_id": target.storage_id if target else None,
+                }
+            )
+        names = list(filled[0])
+        given = db.values(db.column("n", db.Integer), *(db.column(name) for name in names), name="given")
+        given = given.data([(n, *row.values()) for n, row in enumerate(filled)])
+        update = (
+            table.update()
+            .where(
+                table.c.asset_key == given.c.asset_key,
+                table.c.check_name == given.c.check_name,
+                table.c.run_id == given.c.run_id,
+                db.or_(
+                    table.c.partition == given.c.partition,
+                    db.and_(table.c.partition.is_(None), given.c.partition.is_(None)),
+                ),
+            )
+            .values({name: db.cast(given.c[name], table.c[name].type) for name in names})
+            .returning(given.c.n)
+        )
+        done = Counter(conn.execute(update).scalars().all())
+        if any(count > 1 for count in done.values()):
+            raise DagsterInvariantViolationError("an asset check evaluation updated several planned rows")
+        unplanned = [row for n, row in enumerate(filled) if n not in done]
+        if unplanned:
+            conn.execute(table.insert(), unplanned)
 
     def dispose(self) -> None:
         self.store_held_events()

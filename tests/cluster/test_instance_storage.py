@@ -125,6 +125,12 @@ def test_held_evaluations_are_stored_in_order_by_step_end(cluster_home):
             ]
         for check in (first_check, second_check):
             assert _statuses(instance, check, run_id) == dict.fromkeys(KEYS, "SUCCEEDED")
+            # each day's evaluation names the day's materialization: the UI shows it as current
+            infos = instance.event_log_storage.get_asset_check_partition_info(list(check.check_keys))
+            assert sorted(
+                (info.partition_key, info.latest_execution_status.value, info.is_current) for info in infos
+            ) == [(key, "SUCCEEDED", True) for key in KEYS]
+            assert all(info.latest_target_materialization_storage_id is not None for info in infos)
         planned = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
         assert sorted((str(event.dagster_event.asset_key), event.dagster_event.partition) for event in planned) == [  # type: ignore[union-attr]
             (str(dg.AssetKey(name)), key) for name in ("first", "second") for key in KEYS
