@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis
 from redis.backoff import NoBackoff
@@ -41,13 +42,11 @@ class CacheUnavailable(Exception):
 TIER_ERRORS: tuple[type[Exception], ...] = (CacheUnavailable, OSError, sqlite3.Error)
 
 
-@dataclass(frozen=True, slots=True)
-class CacheHit:
-    """A cached value, the tier that served it and what the lookup cost the caller."""
+class CacheHit(NamedTuple):
+    """A cached value and the tier that served it (a tuple: one is made on every hit)."""
 
     value: bytes
     tier: str
-    lookup_s: float
 
 
 def _check_ttl(ttl_s: float | None) -> None:
@@ -505,13 +504,15 @@ class TieredCache:
         )
 
     def get(self, key: str, kind: str) -> CacheHit | None:
-        """First hit in tier order, promoted into every faster tier; None on a miss."""
-        start = time.perf_counter()
+        """First hit in tier order, promoted into every faster tier; None on a miss. On every
+        cache hit's path: one clock reading decides which tiers are cooling down."""
+        now = time.monotonic()
         for i, tier in enumerate(self.tiers):
-            if not self._available(tier):
+            stats = self._stats[tier.name]
+            if stats.down_until > now:
                 with self._lock:
-                    self._stats[tier.name].misses += 1
-                    self._stats[tier.name].skipped += 1
+                    stats.misses += 1
+                    stats.skipped += 1
                 continue
             try:
                 value = tier.get(key, kind)
@@ -520,11 +521,14 @@ class TieredCache:
                 self._failed(tier, "get", exc)
                 continue
             if value is None:
-                self._count(tier, "misses")
+                with self._lock:
+                    stats.misses += 1
                 continue
-            self._count(tier, "hits")
-            self._write(self.tiers[:i], key, kind, value, "promotions")
-            return CacheHit(value=value, tier=tier.name, lookup_s=time.perf_counter() - start)
+            with self._lock:
+                stats.hits += 1
+            if i:
+                self._write(self.tiers[:i], key, kind, value, "promotions")
+            return CacheHit(value, tier.name)
         return None
 
     def set(self, key: str, kind: str, value: bytes) -> None:

@@ -116,17 +116,38 @@ def key_prefix(family: Mapping[str, Any]) -> _Hash:
 def variables_key(prefix: _Hash, variables: Mapping[str, Any]) -> str:
     """The hex key of one request: the family's state, then each variable by sorted name,
     length-prefixed (so no two variable sets feed the same bytes), strings as NFC UTF-8 and
-    anything else as canonical JSON."""
+    anything else as canonical JSON. Runs on every cache lookup: the names' sorted order and
+    encoded labels are worked out once per set of names."""
+    digest = prefix.copy()
+    names = tuple(variables)
+    labels = _LABELS.get(names)
+    if labels is None:
+        labels = _labels(names)
     chunks = []
-    for name in sorted(variables):
+    for name, label in labels:
         value = variables[name]
         if type(value) is str:
-            tag, data = b"s", _nfc(value).encode("utf-8")
+            data = (value if value.isascii() else unicodedata.normalize("NFC", value)).encode("utf-8")
+            chunks.append(b"%ss%d:" % (label, len(data)))
         else:
-            tag, data = b"j", canonical_json(value).encode("utf-8")
-        label = _nfc(name).encode("utf-8")
-        chunks.append(b"%d:%s%s%d:" % (len(label), label, tag, len(data)))
+            data = canonical_json(value).encode("utf-8")
+            chunks.append(b"%sj%d:" % (label, len(data)))
         chunks.append(data)
-    digest = prefix.copy()
     digest.update(b"".join(chunks))
     return digest.hexdigest()
+
+
+MAX_LABEL_SETS = 256  # distinct sets of variable names kept (one or two per template)
+_LABELS: dict[tuple[str, ...], tuple[tuple[str, bytes], ...]] = {}
+
+
+def _labels(names: tuple[str, ...]) -> tuple[tuple[str, bytes], ...]:
+    """Each name in sorted order with its length-prefixed NFC UTF-8 label, as the key feeds it."""
+    labels = []
+    for name in sorted(names):
+        label = _nfc(name).encode("utf-8")
+        labels.append((name, b"%d:%s" % (len(label), label)))
+    if len(_LABELS) >= MAX_LABEL_SETS:
+        _LABELS.clear()
+    _LABELS[names] = result = tuple(labels)
+    return result

@@ -76,7 +76,7 @@ class ClientSettings:
     stream_abort: bool = True  # stop a streamed answer at its first piece that cannot match the schema
 
 
-@dataclass
+@dataclass(slots=True)
 class Completion:
     """A validated JSON answer and how it was obtained."""
 
@@ -263,7 +263,7 @@ class LLMClient:
         if hit is not None:
             record.cache_tier = hit.tier
             answer = self._replay(record, template, variables, hit.value)
-            return Completion(json.loads(answer), model, template.label, hit.tier, record)
+            return Completion(answer_entry.decode(answer), model, template.label, hit.tier, record)
         semantic = self.semantic if probe is not None and kind == "classification" else None
         # The semantic scope: the exact key's family (template and content, model and digest,
         # options, schema) over the context variables only (the ICP, the signal kind).

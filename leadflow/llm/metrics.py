@@ -5,23 +5,24 @@ import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class HitSource:
-    """What a cache hit answered, kept so that an audit can ask the engine again."""
+class HitSource(NamedTuple):
+    """What a cache hit answered, kept so that an audit can ask the engine again (a tuple:
+    one is made on every hit)."""
 
     template_id: str
     variables: dict[str, Any]  # the request's variables: its prompt is rendered only if re-asked
     value: bytes
 
 
-@dataclass
+@dataclass(slots=True)
 class CallRecord:
-    """One logical request: served from a cache tier, coalesced, or by the engine."""
+    """One logical request: served from a cache tier, coalesced, or by the engine (slots: one is
+    made for every request, cache hits included)."""
 
     role: str
     template: str
@@ -173,28 +174,27 @@ class MetricsRecorder:
 
 
 class MetricsHub:
-    """Fans each record out to every recorder that is currently tracking."""
+    """Fans each record out to every recorder that is currently tracking. The active recorders
+    are a tuple replaced when one starts or stops, so recording (on every request) takes no lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._active: list[MetricsRecorder] = []
+        self._active: tuple[MetricsRecorder, ...] = ()
         self.lifetime = MetricsRecorder()
 
     def record(self, record: CallRecord) -> None:
         self.lifetime.add(record)
-        with self._lock:
-            active = list(self._active)
-        for recorder in active:
+        for recorder in self._active:
             recorder.add(record)
 
     @contextmanager
     def track(self):
         recorder = MetricsRecorder()
         with self._lock:
-            self._active.append(recorder)
+            self._active = (*self._active, recorder)
         try:
             yield recorder
         finally:
             recorder.stop()
             with self._lock:
-                self._active.remove(recorder)
+                self._active = tuple(r for r in self._active if r is not recorder)

@@ -131,7 +131,8 @@ class Harness:
             ROLE: EndpointPool(chat, max_concurrency, circuit_failures, circuit_cooldown_s),
             "embed": EndpointPool(embed, max_concurrency, circuit_failures, circuit_cooldown_s),
         }
-        return LLMClient(self.catalog, PromptLibrary(self.prompts_dir), pools, self.cache(), settings)
+        # recheck_s=0: a test edits a prompt and expects the very next request to see it.
+        return LLMClient(self.catalog, PromptLibrary(self.prompts_dir, recheck_s=0), pools, self.cache(), settings)
 
     def close(self) -> None:
         for close in reversed(self._closers):

@@ -3,6 +3,8 @@ one repair over the real small model (embedded engine)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import jsonschema
 import pytest
 
@@ -60,7 +62,7 @@ def test_invalid_answers_say_what_is_wrong_and_carry_the_text(response, message)
 
 
 def test_a_template_without_schema_accepts_any_json():
-    free = PromptTemplate(**{**TEMPLATE.__dict__, "output_schema": None})
+    free = replace(TEMPLATE, output_schema=None)
     assert validate_json(free, answer('{"anything": [1, 2]}')) == {"anything": [1, 2]}
     with pytest.raises(InvalidOutput, match="not JSON"):
         validate_json(free, answer("{"))
