@@ -135,7 +135,7 @@ def measure(
     ]
     parts["model_chain_us"] = _stats(_time_each(lambda v: client.model_chain(role), variables, full_reps))["mean_us"]
     parts["request_key_us"] = _stats(
-        _time_each(lambda v: client._template_key(role, template, v, model), variables, full_reps)
+        _time_each(lambda v: client.template_key(role, template, v, model), variables, full_reps)
     )["mean_us"]
     parts["cache_get_us"] = out.get("tiered_get_memory_hit", {}).get("mean_us")
     values = [cache.get(k, kind).value for k in keys]

@@ -165,7 +165,7 @@ class LLMClient:
         `template.render(variables)` or not rendered yet)."""
         return variables_key(self._family_prefix(role, template, request), variables)
 
-    def _template_key(self, role: str, template: PromptTemplate, variables: dict[str, Any], model: str) -> str:
+    def template_key(self, role: str, template: PromptTemplate, variables: dict[str, Any], model: str) -> str:
         """`request_key` of the request `build_request` makes for `template` and `model`, without
         building it: the family is fixed by the role, the template's content and the model (and
         the model's digest, which the router keeps per endpoint), so its prefix is found by them."""
@@ -257,7 +257,7 @@ class LLMClient:
         """One model of the chain: from the cache, shared with an identical request in flight,
         or generated, validated (and repaired) and then cached. The key needs the variables,
         not the rendered prompt, so a hit never renders it."""
-        key = self._template_key(role, template, variables, model)
+        key = self.template_key(role, template, variables, model)
         kind = CACHE_KIND_BY_ROLE.get(role, role)
         hit = self._cache_get(key, kind)
         if hit is not None:
@@ -267,7 +267,7 @@ class LLMClient:
         semantic = self.semantic if probe is not None and kind == "classification" else None
         # The semantic scope: the exact key's family (template and content, model and digest,
         # options, schema) over the context variables only (the ICP, the signal kind).
-        scope = self._template_key(role, template, probe.context, model) if semantic is not None and probe else ""
+        scope = self.template_key(role, template, probe.context, model) if semantic is not None and probe else ""
         if semantic is not None and probe is not None:
             near = semantic.lookup(scope, probe.vector)
             if near is not None:

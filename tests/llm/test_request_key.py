@@ -83,6 +83,18 @@ def test_keys_match_prompts_one_to_one_over_the_golden_sets(client):
     assert len(pairs) > 700
 
 
+def test_a_hit_looks_up_the_key_of_the_request_it_would_send(client):
+    """`template_key` (a cache hit's key: no prompt rendered, no request built) is the
+    `request_key` of the request a miss sends, for every golden prompt."""
+    model = client.model_chain(ROLE)[0]
+    for template_id, variables in golden_prompt_variables():
+        template = client.prompts.get(template_id)
+        request = client.build_request(ROLE, template, template.render(variables), model)
+        assert client.template_key(ROLE, template, variables, model) == client.request_key(
+            ROLE, template, variables, request
+        )
+
+
 def test_every_component_changes_the_key(client):
     template = client.prompts.get("classify_signal")
     variables = golden_postings()[0]
