@@ -13,11 +13,14 @@ a run costs whatever its length (process start, code loading) drops out.
 
 Target (issue 15): <= 50 ms per partition on PostgreSQL. Rows: the local profile (the issue
 measured 154-180 ms per partition on the real pipeline); dagster-postgres as shipped (a new
-connection per storage call), events in batches; the cluster profile (its pooled storages,
-leadflow/instance_storage.py) with events one by one and in batches (what the worker sets);
+connection per storage call), events in batches; the pooled storages with dagster-postgres's
+own event writes (each event its own statements, committed one by one: the cluster profile
+before its event log wrote them together), events in batches; the cluster profile
+(leadflow/instance_storage.py) with events one by one and in batches (what the worker sets);
 and the cluster profile on a database URL asking `synchronous_commit=off`, a deployment's
 choice (docs/scaling.md). Each figure is the best of `--repeats` (a shared machine only ever
-slows a run down), with the load average after its runs.
+slows a run down), with the load average after its runs, and the SQL statements per partition
+(every storage's, counted: independent of load).
 """
 
 import argparse
@@ -33,6 +36,9 @@ from typing import Any
 import dagster as dg
 import psycopg2
 import yaml
+from dagster_postgres.event_log import PostgresEventLogStorage
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from bench.results_file import save_results
 from leadflow.defs.checks import Verdict, daily_check, judged
@@ -41,6 +47,7 @@ from leadflow.defs.metadata import partition_rows
 from leadflow.defs.partitions import partition_dates, pipeline_asset
 from leadflow.instance import EVENT_BATCH_ENV as BATCH_ENV
 from leadflow.instance import EVENT_BATCH_SIZE, HEADER, instance_settings
+from leadflow.instance_storage import PooledPostgresEventLogStorage
 
 ASSETS = 8  # raw_signals .. published_leads, export, lead_report
 CHECKS = 13  # checks per run of the pipeline (blocking and warnings)
@@ -50,14 +57,39 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 URL_ENV = "LEADFLOW_DAGSTER_POSTGRES_URL"
 NO_COMMIT_WAIT = "?options=-c%20synchronous_commit%3Doff"  # commits do not wait for the WAL flush
 POOLED = ("run_storage", "event_log_storage", "schedule_storage")
-# (row label, profile, pooled storages, events per batch, URL suffix)
-VARIANTS = [
-    ("local (SQLite)", "local", False, 0, ""),
-    ("cluster, dagster-postgres as shipped, events in batches", "cluster", False, EVENT_BATCH_SIZE, ""),
-    ("cluster", "cluster", True, 0, ""),
-    ("cluster, events in batches", "cluster", True, EVENT_BATCH_SIZE, ""),
-    ("cluster, events in batches, synchronous_commit=off", "cluster", True, EVENT_BATCH_SIZE, NO_COMMIT_WAIT),
+WORKER_ROW = "cluster, events in batches"  # the cluster profile as leadflow.cluster_worker runs it
+
+
+class StockEventWrites(PooledPostgresEventLogStorage):
+    """The pooled event log with dagster-postgres's own event writes (a row to compare with)."""
+
+    store_event = PostgresEventLogStorage.store_event
+    store_event_batch = PostgresEventLogStorage.store_event_batch
+
+
+STOCK_WRITES = {"module": __spec__.name if __spec__ else __name__, "class": StockEventWrites.__name__}
+# (row label, profile, pooled storages, events per batch, URL suffix, event log storage class)
+VARIANTS: list[tuple[str, str, bool, int, str, dict[str, str] | None]] = [
+    ("local (SQLite)", "local", False, 0, "", None),
+    ("cluster, dagster-postgres as shipped, events in batches", "cluster", False, EVENT_BATCH_SIZE, "", None),
+    (
+        "cluster, dagster-postgres's event writes, events in batches",
+        "cluster",
+        True,
+        EVENT_BATCH_SIZE,
+        "",
+        STOCK_WRITES,
+    ),
+    ("cluster", "cluster", True, 0, "", None),
+    (WORKER_ROW, "cluster", True, EVENT_BATCH_SIZE, "", None),
+    ("cluster, events in batches, synchronous_commit=off", "cluster", True, EVENT_BATCH_SIZE, NO_COMMIT_WAIT, None),
 ]
+STATEMENTS = [0]  # SQL statements run so far, by every storage of this process
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _count_statement(*_: Any) -> None:
+    STATEMENTS[0] += 1
 
 
 def pipeline_shaped_job() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
@@ -82,8 +114,10 @@ def pipeline_shaped_job() -> tuple[list[dg.AssetsDefinition], list[dg.AssetCheck
     return assets, checks
 
 
-def _instance(profile: str, pooled: bool, home: Path) -> dg.DagsterInstance:
+def _instance(profile: str, pooled: bool, home: Path, event_log: dict[str, str] | None) -> dg.DagsterInstance:
     settings = instance_settings(home, profile)
+    if event_log:
+        settings["event_log_storage"] = {**settings["event_log_storage"], **event_log}
     if profile == "cluster" and not pooled:
         for section in POOLED:
             del settings[section]
@@ -93,16 +127,16 @@ def _instance(profile: str, pooled: bool, home: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
-def _run_seconds(instance: dg.DagsterInstance, assets, checks, days: int) -> tuple[float, float]:
-    """(wall, CPU of this process) seconds of one single-run range of `days` days."""
+def _run_seconds(instance: dg.DagsterInstance, assets, checks, days: int) -> tuple[float, float, int]:
+    """(wall, CPU of this process) seconds and SQL statements of one single-run range of `days` days."""
     last = FIRST_DAY + datetime.timedelta(days=days - 1)
     tags = {RANGE_START_TAG: FIRST_DAY.isoformat(), RANGE_END_TAG: last.isoformat()}
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # events are stored, not printed
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, statements = time.perf_counter(), time.process_time(), STATEMENTS[0]
     result = dg.materialize([*assets, *checks], instance=instance, tags=tags, run_config=quiet)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     assert result.success
-    return wall, cpu
+    return wall, cpu, STATEMENTS[0] - statements
 
 
 def measure(profile: str, instance: dg.DagsterInstance, spans: list[int], repeats: int) -> dict[str, Any]:
@@ -112,18 +146,19 @@ def measure(profile: str, instance: dg.DagsterInstance, spans: list[int], repeat
     assets, checks = pipeline_shaped_job()
     _run_seconds(instance, assets, checks, spans[0])  # warm: tables, imports, the first run's setup
     timed = {days: [_run_seconds(instance, assets, checks, days) for _ in range(repeats)] for days in spans}
-    runs = {days: (min(wall for wall, _ in times), min(cpu for _, cpu in times)) for days, times in timed.items()}
+    runs = {days: tuple(min(column) for column in zip(*times, strict=True)) for days, times in timed.items()}
     short, long = spans[0], spans[-1]
 
-    def slope(i: int) -> float:
-        return round((runs[long][i] - runs[short][i]) / (long - short) * 1000, 1)
+    def slope(i: int, scale: float = 1000) -> float:
+        return round((runs[long][i] - runs[short][i]) / (long - short) * scale, 1)
 
     return {
         "profile": profile,
         "load_average": round(os.getloadavg()[0], 2),
-        "run_seconds": {str(days): round(wall, 3) for days, (wall, _) in runs.items()},
+        "run_seconds": {str(days): round(wall, 3) for days, (wall, _, _) in runs.items()},
         "per_partition_ms": slope(0),
         "per_partition_cpu_ms": slope(1),
+        "sql_statements_per_partition": slope(2, scale=1),
         "events_per_partition": ASSETS * 2 + CHECKS,  # planned + materialized per asset, one evaluation per check
     }
 
@@ -146,10 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="leadflow-overhead-") as work:
             rows = []
-            for n, (label, profile, pooled, batch, options) in enumerate(VARIANTS):
+            for n, (label, profile, pooled, batch, options, event_log) in enumerate(VARIANTS):
                 os.environ[BATCH_ENV] = str(batch)
                 os.environ[URL_ENV] = f"{base}/{name}{options}"
-                with _instance(profile, pooled, Path(work) / str(n)) as instance:
+                with _instance(profile, pooled, Path(work) / str(n), event_log) as instance:
                     row = measure(profile, instance, spans, args.repeats)
                 rows.append({"variant": label, **row, BATCH_ENV: batch})
             os.environ.pop(BATCH_ENV)
@@ -157,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
-    cluster = rows[3]  # the cluster profile as the worker runs it
+    [cluster] = [row for row in rows if row["variant"] == WORKER_ROW]
     results = {
         "job": {"assets": ASSETS, "checks": CHECKS},
         "rows": rows,
