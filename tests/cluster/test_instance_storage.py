@@ -66,6 +66,11 @@ def second_check(context: dg.AssetCheckExecutionContext) -> Evaluations:
         yield item
 
 
+@daily_check(asset="first", description="fails on the range's last day", blocking=True)
+def failing_check(context: dg.AssetCheckExecutionContext) -> Evaluations:
+    return judged(context, {day: Verdict(day != DAYS[-1], {"day": day.isoformat()}) for day in DAYS})
+
+
 def run_range(home: str) -> str:
     """Materialize the range on the instance in `home`; the run's id."""
     with dg.DagsterInstance.from_config(home) as instance:
@@ -163,3 +168,17 @@ def test_a_process_killed_mid_step_loses_only_that_steps_held_evaluations(cluste
     with dg.DagsterInstance.from_config(str(cluster_home)) as instance:
         for check in (first_check, second_check):
             assert _statuses(instance, check, again) == dict.fromkeys(KEYS, "SUCCEEDED")
+
+
+def test_a_failed_blocking_check_has_every_evaluation_stored_before_its_step_fails(cluster_home):
+    with dg.DagsterInstance.from_config(str(cluster_home)) as instance:
+        result = dg.materialize([first, failing_check], instance=instance, tags=TAGS, raise_on_error=False)
+        assert not result.success
+        steps = _step_events(instance, result.run_id, "first_failing_check")
+        evaluation = DagsterEventType.ASSET_CHECK_EVALUATION.value
+        assert steps[0] == ("STEP_START", None) and steps[-1] == ("STEP_FAILURE", None)
+        assert [key for kind, key in steps if kind == evaluation] == KEYS
+        assert _statuses(instance, failing_check, result.run_id) == {
+            **dict.fromkeys(KEYS[:-1], "SUCCEEDED"),
+            KEYS[-1]: "FAILED",
+        }
