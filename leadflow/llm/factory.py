@@ -94,8 +94,11 @@ _LOCK = threading.Lock()
 
 
 def shared_client(settings: LLMSettings) -> LLMClient:
-    """One client per process and settings: models load once per run, caches stay warm."""
+    """One client per process and settings: models load once per run, caches stay warm. The
+    prompt files are looked at again, so the work asking for the client sees them as they are."""
     with _LOCK:
         if settings not in _CLIENTS:
             _CLIENTS[settings] = build_client(settings)
-        return _CLIENTS[settings]
+        client = _CLIENTS[settings]
+    client.prompts.recheck()
+    return client

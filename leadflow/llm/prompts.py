@@ -3,8 +3,9 @@
 The content hash of the file goes into every cache key, so editing a prompt invalidates
 exactly the answers it produced. Files are re-read when their mtime or size changes, so a
 long-lived code server picks up edits without a restart. A template's file is looked at at
-most once per `RECHECK_S`: a `get` in between is a dictionary lookup (it runs on every cache
-hit, where a `stat` was a fifth of the cost).
+most once per `RECHECK_S`, and again whenever a caller starts new work (`recheck`: each asset
+that asks for the shared client): a `get` in between is a dictionary lookup (it runs on every
+cache hit, where a `stat` was a fifth of the cost).
 """
 
 import hashlib
@@ -100,6 +101,11 @@ class PromptLibrary:
         template = _parse(path, path.read_bytes())
         self._cache[path] = (stamp, template)
         return template
+
+    def recheck(self) -> None:
+        """The next `get` of each template looks at its file (a new run or asset starts)."""
+        with self._lock:
+            self._checked.clear()
 
     def get(self, template_id: str) -> PromptTemplate:
         checked = self._checked.get(template_id)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from leadflow.defs.resources import LLMResource
+from leadflow.llm.factory import shared_client
 from leadflow.llm.prompts import PromptLibrary, TemplateError
 from leadflow.paths import PROMPTS_DIR
 
@@ -54,3 +56,21 @@ def test_a_deleted_template_is_an_error_after_the_interval(prompts_dir):
     time.sleep(0.3)
     with pytest.raises(TemplateError, match="no prompt template"):
         library.get(TEMPLATE)
+
+
+def test_recheck_makes_the_next_get_look_at_the_file(prompts_dir):
+    library = PromptLibrary(prompts_dir, recheck_s=3600)
+    before = library.get(TEMPLATE)
+    _edit(prompts_dir / f"{TEMPLATE}.yaml")
+    library.recheck()
+    assert library.get(TEMPLATE).content_hash != before.content_hash
+
+
+def test_the_shared_client_sees_a_prompt_edited_since_it_was_last_asked_for(prompts_dir):
+    """A run's assets share one client per process: each asset asking for it sees the prompt
+    files as they are then, however recently the previous one read them."""
+    settings = LLMResource(prompts_dir=str(prompts_dir)).settings()
+    first = shared_client(settings).prompts.get(TEMPLATE)
+    _edit(prompts_dir / f"{TEMPLATE}.yaml")
+    client = shared_client(settings)
+    assert client.prompts.get(TEMPLATE).content_hash != first.content_hash
