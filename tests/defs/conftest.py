@@ -21,7 +21,9 @@ from leadflow.defs.assets.ingest import raw_signals
 from leadflow.defs.assets.prefilter import prefilter_scores
 from leadflow.defs.assets.publish import published_leads
 from leadflow.defs.assets.quality import quality_metrics
+from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
 from leadflow.defs.resources import LLMResource, PipelineSettings
+from leadflow.ingest.emails import iter_mbox_messages
 from leadflow.paths import PROMPTS_DIR, RESOURCES_DIR
 from tests.conftest import SMALL_MODEL
 
@@ -38,6 +40,7 @@ ASSETS = [
     published_leads,
 ]
 CHECKS = dg.load_asset_checks_from_modules([checks])
+JULY = ("2001-07-01", "2001-07-31")  # the sample month with the most email
 
 
 def slice_jobs(target: Path, positives: int = 6, others: int = 6) -> int:
@@ -111,7 +114,46 @@ def table(workspace: dict, name: str) -> pd.DataFrame:
         return conn.execute(f"SELECT * FROM {name} ORDER BY ALL").df()
 
 
+def month_of_email(target: Path, year_month: bytes) -> None:
+    """The sample messages of one month (e.g. b'Jul 2001'): the backlog of a month-long backfill."""
+    with target.open("wb") as out:
+        for raw in iter_mbox_messages(SAMPLES / "enron_sample.mbox"):
+            header = raw.split(b"\n\n", 1)[0]
+            if any(line.startswith(b"Date:") and year_month in line for line in header.splitlines()):
+                out.write(b"From leadflow-test Sat Nov 21 00:00:00 2026\n" + raw.rstrip(b"\n") + b"\n\n")
+
+
+def range_run(workspace: dict, first: str, last: str, instance: dg.DagsterInstance | None = None):
+    """One run over the days first..last (a single-run backfill's range)."""
+    return dg.materialize(
+        [*ASSETS, *CHECKS],
+        resources=workspace["resources"],
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
+        raise_on_error=False,
+    )
+
+
+def warehouse_copy(workspace: dict, root: Path) -> dict:
+    """The workspace on a copy of its DuckDB file under `root` (the same sources, prompts and LLM
+    cache): a test writes there without changing what another test reads."""
+    root.mkdir(parents=True, exist_ok=True)
+    database = Path(workspace["resources"]["duckdb"].database)
+    for path in database.parent.glob(database.name + "*"):  # the file and any WAL beside it
+        shutil.copy(path, root / path.name)
+    resources = {**workspace["resources"], "duckdb": DuckDBResource(database=str(root / database.name))}
+    return {**workspace, "root": root, "resources": resources}
+
+
 @pytest.fixture(scope="session")
-def shared_llm_cache(tmp_path_factory) -> Path:
-    """One persistent LLM cache for the pipeline tests: the golden-set answers are paid once."""
-    return tmp_path_factory.mktemp("llm-cache") / "llm_cache.sqlite"
+def july_backfill(tmp_path_factory, model_dir, shared_llm_cache) -> dict:
+    """July 2001's sample email backfilled as one range run on an instance of its own, run once for
+    the tests that read it (the email golden test writes on a `warehouse_copy`): the workspace, the
+    run's result, the instance's runs and raw_signals' materialized partitions."""
+    workspace = make_workspace(tmp_path_factory.mktemp("july"), model_dir, shared_llm_cache, dossier_threshold=101)
+    month_of_email(workspace["root"] / "emails.mbox", b"Jul 2001")
+    with dg.instance_for_test() as instance:
+        result = range_run(workspace, *JULY, instance)
+        runs = instance.get_runs()
+        materialized = instance.get_materialized_partitions(dg.AssetKey("raw_signals"))
+    return {**workspace, "result": result, "runs": runs, "raw_signals_partitions": materialized}

@@ -11,44 +11,19 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import dagster as dg
 import pandas as pd
 
-from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
-from leadflow.ingest.emails import iter_mbox_messages
 from leadflow.paths import PROJECT_ROOT
-from tests.conftest import SMALL_MODEL
-from tests.defs.conftest import ASSETS, CHECKS, IMPORT_DAY, SAMPLES, make_workspace, table
+from tests.conftest import SMALL_MODEL, seed_embeddings
+from tests.defs.conftest import IMPORT_DAY, make_workspace, range_run, table
 
 
-def _month_of_email(target, year_month: bytes) -> None:
-    """The sample messages of one month (e.g. b'Jul 2001'): the backlog of a month-long backfill."""
-    with target.open("wb") as out:
-        for raw in iter_mbox_messages(SAMPLES / "enron_sample.mbox"):
-            header = raw.split(b"\n\n", 1)[0]
-            if any(line.startswith(b"Date:") and year_month in line for line in header.splitlines()):
-                out.write(b"From leadflow-test Sat Nov 21 00:00:00 2026\n" + raw.rstrip(b"\n") + b"\n\n")
-
-
-def _range(workspace, first: str, last: str, instance=None):
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        resources=workspace["resources"],
-        instance=instance or dg.DagsterInstance.ephemeral(),
-        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
-        raise_on_error=False,
-    )
-
-
-def test_a_month_of_email_backfills_as_one_run_with_empty_days_at_zero(tmp_path, model_dir, shared_llm_cache):
-    workspace = make_workspace(tmp_path, model_dir, shared_llm_cache, dossier_threshold=101)
-    _month_of_email(tmp_path / "emails.mbox", b"Jul 2001")
-    with dg.instance_for_test() as instance:
-        result = _range(workspace, "2001-07-01", "2001-07-31", instance)
-        assert result.success
-        assert len(instance.get_runs()) == 1  # one run for the whole range
-        materialized = instance.get_materialized_partitions(dg.AssetKey("raw_signals"))
-    assert len(materialized) == 31  # empty days included: a skipped day would fail the backfill
+def test_a_month_of_email_backfills_as_one_run_with_empty_days_at_zero(july_backfill):
+    workspace = july_backfill
+    assert workspace["result"].success
+    assert len(workspace["runs"]) == 1  # one run for the whole range
+    # Empty days included: a skipped day would fail the backfill.
+    assert len(workspace["raw_signals_partitions"]) == 31
     raw = table(workspace, "raw_signals")
     emails = raw[raw["kind"] == "email"]
     assert len(emails) >= 5 and emails["partition_date"].dt.month.eq(7).all()
@@ -90,10 +65,11 @@ def _cached_answers(path) -> int:
             return 0
 
 
-def test_a_killed_backfill_resumes_without_repeating_llm_calls(tmp_path, model_dir):
+def test_a_killed_backfill_resumes_without_repeating_llm_calls(tmp_path, model_dir, golden_email_embeddings):
     first, last = (IMPORT_DAY - timedelta(days=2)).isoformat(), IMPORT_DAY.isoformat()
-    workspace = make_workspace(tmp_path, model_dir, tmp_path / "home" / "llm_cache.sqlite", dossier_threshold=101)
     home = tmp_path / "home"
+    seed_embeddings(golden_email_embeddings, home / "llm_cache.sqlite")  # no answer cached yet
+    workspace = make_workspace(tmp_path, model_dir, home / "llm_cache.sqlite", dossier_threshold=101)
     env = {
         **os.environ,
         "LEADFLOW_HOME": str(home),
@@ -124,7 +100,7 @@ def test_a_killed_backfill_resumes_without_repeating_llm_calls(tmp_path, model_d
 
     client = workspace["resources"]["llm"].client()
     with client.metrics.track() as recorder:
-        resumed = _range(workspace, first, last)
+        resumed = range_run(workspace, first, last)
     assert resumed.success
     prefilter = [r for r in recorder.records if r.role == "prefilter" and not r.audit]  # audits re-ask hits
     misses = [r for r in prefilter if r.cache_tier is None and not r.coalesced]
@@ -137,7 +113,7 @@ def test_a_killed_backfill_resumes_without_repeating_llm_calls(tmp_path, model_d
     # An uninterrupted run over the same cache costs no LLM call and yields the same rows.
     fresh = make_workspace(tmp_path / "fresh", model_dir, home / "llm_cache.sqlite", dossier_threshold=101)
     with client.metrics.track() as recorder:
-        assert _range(fresh, first, last).success
+        assert range_run(fresh, first, last).success
     assert recorder.summary()["llm_calls"] == 0
     volatile = ["run_id", "cache_tier", "latency_s", "llm_calls", "tokens_in", "tokens_out"]
     pd.testing.assert_frame_equal(

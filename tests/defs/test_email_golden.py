@@ -8,22 +8,8 @@ import random
 import dagster as dg
 
 from leadflow.analysis.golden import GOLDEN_LABELS, GOLDEN_MBOX
-from leadflow.defs.constants import RANGE_END_TAG, RANGE_START_TAG
 from leadflow.defs.resources import PipelineSettings
-from tests.defs.conftest import ASSETS, CHECKS, make_workspace, table
-from tests.defs.test_backfill import _month_of_email
-
-FIRST, LAST = "2001-07-01", "2001-07-31"
-
-
-def _run(workspace, instance):
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        resources=workspace["resources"],
-        instance=instance,
-        tags={RANGE_START_TAG: FIRST, RANGE_END_TAG: LAST},
-        raise_on_error=False,
-    )
+from tests.defs.conftest import JULY, range_run, table, warehouse_copy
 
 
 def _email_checks(result) -> list[dg.AssetCheckEvaluation]:
@@ -36,29 +22,27 @@ def _email_checks(result) -> list[dg.AssetCheckEvaluation]:
     return judged
 
 
-def test_scrambled_labels_fail_the_email_golden_check_and_nothing_is_published(tmp_path, model_dir, shared_llm_cache):
-    workspace = make_workspace(tmp_path, model_dir, shared_llm_cache, dossier_threshold=101)
-    _month_of_email(tmp_path / "emails.mbox", b"Jul 2001")
+def test_scrambled_labels_fail_the_email_golden_check_and_nothing_is_published(tmp_path, july_backfill):
+    good = july_backfill["result"]  # the month's run with the bundled labels, published
+    assert good.success and all(e.passed for e in _email_checks(good))
+    workspace = warehouse_copy(july_backfill, tmp_path / "copy")
+    published = table(workspace, "current_publications")
+    rows = [json.loads(line) for line in GOLDEN_LABELS.read_text().splitlines() if line.strip()]
+    labels = [(row["categories"], row["coarse_genres"], row["is_employment"]) for row in rows]
+    random.Random(3).shuffle(labels)  # every email keeps a label set, but not its own
+    scrambled = tmp_path / "scrambled_labels.jsonl"
+    scrambled.write_text(
+        "".join(
+            json.dumps({**row, "categories": c, "coarse_genres": g, "is_employment": e}) + "\n"
+            for row, (c, g, e) in zip(rows, labels, strict=True)
+        )
+    )
+    pipeline = workspace["resources"]["pipeline"]
+    workspace["resources"]["pipeline"] = PipelineSettings(
+        **{**pipeline.model_dump(), "email_golden_mbox": str(GOLDEN_MBOX), "email_golden_labels": str(scrambled)}
+    )
     with dg.instance_for_test() as instance:
-        good = _run(workspace, instance)
-        assert good.success and all(e.passed for e in _email_checks(good))
-        published = table(workspace, "current_publications")
-
-        rows = [json.loads(line) for line in GOLDEN_LABELS.read_text().splitlines() if line.strip()]
-        labels = [(row["categories"], row["coarse_genres"], row["is_employment"]) for row in rows]
-        random.Random(3).shuffle(labels)  # every email keeps a label set, but not its own
-        scrambled = tmp_path / "scrambled_labels.jsonl"
-        scrambled.write_text(
-            "".join(
-                json.dumps({**row, "categories": c, "coarse_genres": g, "is_employment": e}) + "\n"
-                for row, (c, g, e) in zip(rows, labels, strict=True)
-            )
-        )
-        pipeline = workspace["resources"]["pipeline"]
-        workspace["resources"]["pipeline"] = PipelineSettings(
-            **{**pipeline.model_dump(), "email_golden_mbox": str(GOLDEN_MBOX), "email_golden_labels": str(scrambled)}
-        )
-        bad = _run(workspace, instance)
+        bad = range_run(workspace, *JULY, instance)
     for check in _email_checks(bad):  # every day with email fails against the version published for it
         assert not check.passed
         assert check.metadata["f1"].value < check.metadata["baseline_f1"].value - pipeline.golden_tolerance
