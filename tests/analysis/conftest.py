@@ -29,9 +29,10 @@ NEWS_ALERT = "<4899738.1075847624639.JavaMail.evans@thyme>"  # a news alert with
 
 
 @pytest.fixture(scope="session")
-def client(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> LLMClient:
-    cache = tmp_path_factory.mktemp("analysis-cache") / "llm_cache.sqlite"
-    return LLMResource(model_dir=str(model_dir), cache_path=str(cache), threads=2, warm_up=False).client()
+def client(model_dir: Path, shared_llm_cache: Path) -> LLMClient:
+    """On the session's shared cache: the golden emails are embedded once for these tests and the
+    pipeline's."""
+    return LLMResource(model_dir=str(model_dir), cache_path=str(shared_llm_cache), threads=2, warm_up=False).client()
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ from leadflow.defs.jobs import PIPELINE_ASSETS
 from leadflow.paths import PROJECT_ROOT, RESOURCES_DIR
 from leadflow.runs import LOCATION_NAME
 from tests.browser.conftest import screenshot
-from tests.conftest import SMALL_MODEL
+from tests.conftest import SMALL_MODEL, seed_embeddings
 from tests.defs.conftest import slice_jobs
 
 FIRST = date(2026, 11, 18)  # LEADFLOW_FIRST_PARTITION: the broken day
@@ -85,9 +85,11 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory, model_dir) -> dict[str, Any]:
-    """The data home after the CLI's two runs: the good range, then the broken day."""
+def history(tmp_path_factory, model_dir, golden_email_embeddings) -> dict[str, Any]:
+    """The data home after the CLI's two runs: the good range, then the broken day. Its LLM cache
+    starts with the golden emails' embeddings (the typer the prefilter fits), no answer."""
     root = tmp_path_factory.mktemp("dagster-ui")
+    seed_embeddings(golden_email_embeddings, root / "home" / "llm_cache.sqlite")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("LEADFLOW_", "DAGSTER_"))}
     env |= {
         "LEADFLOW_HOME": str(root / "home"),
